@@ -1,0 +1,15 @@
+import type { Caller, StreamsService } from './service.js';
+
+/** What every operation receives besides its (decoded, validated) input. */
+export interface OpContext {
+  readonly caller: Caller;
+  readonly requestId: string;
+  readonly streams: StreamsService;
+  /** Aborted when the client goes away (long-lived calls watch it). */
+  readonly signal: AbortSignal;
+}
+
+export type Output = Record<string, unknown> | undefined;
+
+/** An operation: input members keep AWS's names (`StreamName`, `ShardId`). */
+export type Operation<I = Record<string, unknown>> = (input: I, ctx: OpContext) => Promise<Output>;

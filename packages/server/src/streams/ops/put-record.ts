@@ -1,0 +1,37 @@
+import { errors } from '../../core/errors.js';
+import { decodeSequenceNumber } from '../../core/sequence-number.js';
+import type { OpContext } from '../context.js';
+import { requireWritable, writeRecords } from '../write.js';
+
+interface Input {
+  StreamName?: string;
+  StreamARN?: string;
+  Data: Uint8Array;
+  PartitionKey: string;
+  ExplicitHashKey?: string;
+  SequenceNumberForOrdering?: string;
+}
+
+export async function putRecord(input: Input, ctx: OpContext) {
+  const svc = ctx.streams;
+  const st = await svc.find(ctx.caller, input);
+  requireWritable(st);
+  if (input.SequenceNumberForOrdering !== undefined) {
+    // Our sequence numbers only grow within a shard, so a valid one already orders the new
+    // record after it; what AWS checks is that it is one of this stream's (checklist 1.5).
+    const parts = decodeSequenceNumber(input.SequenceNumberForOrdering);
+    const shard = parts && st.shard(parts.shardIndex);
+    if (!parts || !shard || Math.floor(shard.createdMs / 1000) !== parts.shardCreatedSec) {
+      throw errors.InvalidArgumentException(
+        `ExclusiveMinimumSequenceNumber ${input.SequenceNumberForOrdering} used in PutRecord on stream ${st.meta.name} under account ${st.meta.accountId} is invalid.`,
+      );
+    }
+  }
+  const [r] = await writeRecords(svc, st, [input], () => 'data');
+  if (!r) throw errors.InternalFailureException('Internal Service Failure');
+  if (!r.ok) {
+    if (r.code === 'ProvisionedThroughputExceededException') throw errors.ProvisionedThroughputExceededException(r.message);
+    throw errors.InternalFailureException(r.message);
+  }
+  return { ShardId: r.shardId, SequenceNumber: r.sequenceNumber, EncryptionType: st.meta.encryptionType };
+}

@@ -1,0 +1,22 @@
+import type { OpContext } from '../context.js';
+import { requireWritable, writeRecords } from '../write.js';
+
+interface Input {
+  StreamName?: string;
+  StreamARN?: string;
+  Records: { Data: Uint8Array; PartitionKey: string; ExplicitHashKey?: string }[];
+}
+
+export async function putRecords(input: Input, ctx: OpContext) {
+  const svc = ctx.streams;
+  const st = await svc.find(ctx.caller, input);
+  requireWritable(st);
+  const results = await writeRecords(svc, st, input.Records, (i) => `records.${i + 1}.member.data`);
+  let failed = 0;
+  const Records = results.map((r) => {
+    if (r.ok) return { SequenceNumber: r.sequenceNumber, ShardId: r.shardId };
+    failed++;
+    return { ErrorCode: r.code, ErrorMessage: r.message };
+  });
+  return { FailedRecordCount: failed, Records, EncryptionType: st.meta.encryptionType };
+}

@@ -1,0 +1,103 @@
+import { errors } from '../core/errors.js';
+import { parseHashKey, partitionKeyHash } from '../core/hash-key.js';
+import { shardIdOf } from '../core/ids.js';
+import type { StreamsService, StreamState } from './service.js';
+import { StreamStatus } from './types.js';
+import type { ShardMeta } from './types.js';
+
+export interface WriteRequest {
+  readonly Data: Uint8Array;
+  readonly PartitionKey: string;
+  readonly ExplicitHashKey?: string | undefined;
+}
+
+export type WriteResult =
+  | { readonly ok: true; readonly shardId: string; readonly sequenceNumber: string }
+  | { readonly ok: false; readonly code: 'ProvisionedThroughputExceededException' | 'InternalFailure'; readonly message: string };
+
+/** PutRecords accepts at most 10 MiB of data and partition keys per call (checklist 1.6). */
+export const MAX_PUT_RECORDS_BYTES = 10 * 1024 * 1024;
+
+/** Streams accept writes while ACTIVE or UPDATING (checklist 1.7 PutRecord). */
+export function requireWritable(st: StreamState): void {
+  const s = st.meta.status;
+  if (s !== StreamStatus.ACTIVE && s !== StreamStatus.UPDATING) {
+    throw errors.ResourceNotFoundException(`Stream ${st.meta.name} under account ${st.meta.accountId} not found.`);
+  }
+}
+
+/**
+ * Routes, size-checks, rate-limits and appends records. Request-level faults (sizes, hash keys)
+ * throw before anything is written; per-record throttling comes back in the results, as
+ * PutRecords reports it.
+ */
+export async function writeRecords(svc: StreamsService, st: StreamState, records: readonly WriteRequest[], dataPath: (i: number) => string): Promise<WriteResult[]> {
+  const m = st.meta;
+  const maxRecord = m.maxRecordSizeKiB * 1024;
+  const routed: { shard: ShardMeta; size: number }[] = [];
+  let total = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const size = r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8');
+    total += size;
+    if (r.Data.length > maxRecord) {
+      throw errors.ValidationException(
+        `1 validation error detected: Value at '${dataPath(i)}' failed to satisfy constraint: Member must have length less than or equal to ${maxRecord}`,
+      );
+    }
+    let hash: bigint;
+    if (r.ExplicitHashKey !== undefined) {
+      const h = parseHashKey(r.ExplicitHashKey);
+      if (h === undefined) {
+        throw errors.InvalidArgumentException(
+          `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${r.ExplicitHashKey}`,
+        );
+      }
+      hash = h;
+    } else hash = partitionKeyHash(r.PartitionKey);
+    routed.push({ shard: st.shard(st.route(hash))!, size });
+  }
+  if (total > MAX_PUT_RECORDS_BYTES) {
+    throw errors.InvalidArgumentException(`Records size exceeds ${MAX_PUT_RECORDS_BYTES / 1048576} MB limit`);
+  }
+  const keyRef = m.encryptionType === 'KMS' && m.keyId !== undefined ? await svc.keys.refFor(m.accountId, m.keyId) : 0;
+  const now = svc.clock.now();
+  const results: (WriteResult | undefined)[] = new Array<WriteResult | undefined>(records.length);
+  const admitted: { i: number; shard: ShardMeta; partitionKey: string; data: Uint8Array; keyRef: number }[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const { shard, size } = routed[i]!;
+    const rt = svc.runtime(st, shard.index);
+    if (svc.options.throttle) {
+      if (!rt.writeRecords.tryTake(1, now)) {
+        results[i] = throttled(st, shard);
+        continue;
+      }
+      if (!rt.writeBytes.tryTake(size, now)) {
+        rt.writeRecords.refund(1);
+        results[i] = throttled(st, shard);
+        continue;
+      }
+    }
+    rt.windowBytes += size;
+    rt.windowRecords += 1;
+    const r = records[i]!;
+    admitted.push({ i, shard, partitionKey: r.PartitionKey, data: r.Data, keyRef });
+  }
+  if (admitted.length > 0) {
+    const placed = await svc.append(st, admitted);
+    for (let k = 0; k < admitted.length; k++) {
+      const a = admitted[k]!;
+      const p = placed[k]!;
+      results[a.i] = { ok: true, shardId: shardIdOf(a.shard.index), sequenceNumber: svc.sequenceNumber(a.shard, p.position, p.arrivalMs) };
+    }
+  }
+  return results as WriteResult[];
+}
+
+function throttled(st: StreamState, shard: ShardMeta): WriteResult {
+  return {
+    ok: false,
+    code: 'ProvisionedThroughputExceededException',
+    message: `Rate exceeded for shard ${shardIdOf(shard.index)} in stream ${st.meta.name} under account ${st.meta.accountId}.`,
+  };
+}

@@ -1,0 +1,290 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { AwsError, errors, isAwsError } from '../core/errors.js';
+import { decodeCbor, encodeCbor } from './cbor.js';
+import type { ServiceModel } from './model.js';
+import { decodeInput, encodeOutput, validateInput, type WireFormat } from './shapes.js';
+import { type Credentials, parseAuth, verifySigV4 } from './sigv4.js';
+
+export type Request = IncomingMessage | Http2ServerRequest;
+export type Response = ServerResponse | Http2ServerResponse;
+
+/** Who is calling, as authentication established it. */
+export interface CallerIdentity {
+  readonly accountId: string;
+  readonly region: string;
+  readonly accessKeyId: string | undefined;
+}
+
+export interface Invocation {
+  readonly service: string;
+  readonly operation: string;
+  readonly input: Record<string, unknown>;
+  readonly caller: CallerIdentity;
+  readonly requestId: string;
+  readonly format: WireFormat;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A streamed answer (SubscribeToShard): event-stream frames written as they come, with
+ * back-pressure. `frames` ends when the stream ends; the wire layer stops it when the client leaves.
+ */
+export class EventStreamOutput {
+  constructor(readonly frames: AsyncIterable<Uint8Array>) {}
+}
+
+export interface ServiceBinding {
+  readonly model: ServiceModel;
+  /** Runs an operation whose input has been decoded, authenticated and validated. */
+  readonly invoke: (inv: Invocation) => Promise<Record<string, unknown> | EventStreamOutput | undefined>;
+  /** Whether the operation is served; others answer as AWS does for an unavailable feature. */
+  readonly serves: (operation: string) => boolean;
+}
+
+export interface DispatchOptions {
+  readonly auth: 'none' | 'sigv4';
+  readonly lookupCredentials: (accessKeyId: string) => Credentials | undefined;
+  readonly accountId: string;
+  readonly region: string;
+  readonly maxBodyBytes: number;
+  readonly now: () => number;
+  /** Plain GET routes (health, metrics, console). */
+  readonly routes?: Readonly<Record<string, (req: Request, res: Response) => void>>;
+  readonly onError?: (e: unknown, inv: { service?: string; operation?: string }) => void;
+}
+
+const CONTENT_TYPES: Readonly<Record<string, WireFormat>> = {
+  'application/x-amz-json-1.1': 'json',
+  'application/x-amz-json-1.0': 'json',
+  'application/json': 'json',
+  'application/x-amz-cbor-1.1': 'cbor',
+  'application/cbor': 'cbor',
+};
+
+const EXPOSED = 'x-amzn-RequestId,x-amzn-ErrorType,x-amz-id-2,Date';
+
+/**
+ * The AWS JSON 1.1 / CBOR 1.1 front door. Checks run in AWS's order (checklist 1.1):
+ * operation, body and its types, authentication, then the model's constraints, then the operation.
+ */
+export function createDispatcher(services: readonly ServiceBinding[], opts: DispatchOptions) {
+  const byPrefix = new Map(services.map((s) => [s.model.targetPrefix, s]));
+
+  return function dispatch(req: Request, res: Response): void {
+    const requestId = randomUUID();
+    res.setHeader('x-amzn-RequestId', requestId);
+    res.setHeader('x-amz-id-2', randomBytes(54).toString('base64'));
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', EXPOSED);
+    handle(req, res, requestId).catch((e: unknown) => {
+      opts.onError?.(e, {});
+      if (!res.headersSent) sendError(res, 'json', errors.InternalFailureException('Internal Service Failure'));
+      else res.destroy();
+    });
+  };
+
+  async function handle(req: Request, res: Response, requestId: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      // CORS preflight for browser clients.
+      res.writeHead(200, {
+        'Access-Control-Allow-Methods': 'GET,POST,PUT,DELETE,OPTIONS',
+        'Access-Control-Allow-Headers': String(req.headers['access-control-request-headers'] ?? '*'),
+        'Access-Control-Max-Age': '172800',
+        'Content-Length': '0',
+      });
+      res.end();
+      return;
+    }
+    const target = header(req, 'x-amz-target');
+    if (method !== 'POST' || target === undefined) {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const route = opts.routes?.[path];
+      if (method === 'GET' && route) return route(req, res);
+      drain(req);
+      if (method !== 'POST') {
+        sendError(res, 'json', new AwsError('AccessDeniedException', 'Unable to determine service/operation name to be authorized', 403));
+        return;
+      }
+    }
+    const contentType = (header(req, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const format: WireFormat = CONTENT_TYPES[contentType] ?? 'json';
+    const dot = target?.lastIndexOf('.') ?? -1;
+    const service = target !== undefined && dot > 0 ? byPrefix.get(target.slice(0, dot)) : undefined;
+    const operation = target !== undefined && dot > 0 ? target.slice(dot + 1) : '';
+    const opModel = service?.model.operations[operation];
+    if (!service || !opModel) {
+      drain(req);
+      sendError(res, format, errors.UnknownOperationException(''));
+      return;
+    }
+    if (!CONTENT_TYPES[contentType]) {
+      drain(req);
+      sendError(res, format, errors.SerializationException(`Unsupported Content-Type: ${contentType || '(none)'}`));
+      return;
+    }
+    const body = await readBody(req, opts.maxBodyBytes);
+    if (body === 'too-large') {
+      sendError(res, format, new AwsError('SerializationException', `Request body exceeds the maximum of ${opts.maxBodyBytes} bytes`, 413), true);
+      return;
+    }
+    const tag = { service: service.model.targetPrefix, operation };
+    try {
+      const parsed = parseBody(body, format);
+      const input = decodeInput(service.model, operation, parsed, format);
+      const caller = authenticate(req, body);
+      validateInput(service.model, operation, input);
+      if (!service.serves(operation)) {
+        throw errors.UnknownOperationException(`${operation} is not available on this endpoint.`);
+      }
+      const ac = new AbortController();
+      const onClose = () => ac.abort();
+      res.once('close', onClose);
+      const out = await service.invoke({ service: tag.service, operation, input, caller, requestId, format, signal: ac.signal });
+      if (out instanceof EventStreamOutput) {
+        await pipeEvents(res, out, ac);
+        return;
+      }
+      res.off('close', onClose);
+      const payload = encodeOutput(service.model, operation, out, format);
+      res.writeHead(200, { 'Content-Type': contentTypeOf(format), 'Content-Length': String(payload.length) });
+      res.end(payload);
+    } catch (e) {
+      if (isAwsError(e)) {
+        if (e.status >= 500) opts.onError?.(e, tag);
+        sendError(res, format, e);
+        return;
+      }
+      opts.onError?.(e, tag);
+      sendError(res, format, errors.InternalFailureException('Internal Service Failure'));
+    }
+  }
+
+  /** Who signed the request; with auth none, only the shape of a signature is checked if one is there. */
+  function authenticate(req: Request, body: Buffer): CallerIdentity {
+    const signed = {
+      method: req.method ?? 'POST',
+      path: req.url ?? '/',
+      headers: req.headers as Record<string, string | string[] | undefined>,
+      body,
+    };
+    if (opts.auth === 'sigv4') {
+      const creds = verifySigV4(signed, opts.lookupCredentials, opts.now());
+      const info = parseAuth(signed);
+      return { accountId: creds.accountId, region: info.region ?? opts.region, accessKeyId: creds.accessKeyId };
+    }
+    const hasAuth = req.headers.authorization !== undefined || (req.url ?? '').includes('X-Amz-Algorithm=');
+    if (!hasAuth) return { accountId: opts.accountId, region: opts.region, accessKeyId: undefined };
+    const info = parseAuth(signed);
+    return { accountId: opts.accountId, region: info.region ?? opts.region, accessKeyId: info.accessKeyId };
+  }
+}
+
+function header(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function contentTypeOf(format: WireFormat): string {
+  return format === 'cbor' ? 'application/x-amz-cbor-1.1' : 'application/x-amz-json-1.1';
+}
+
+function parseBody(body: Buffer, format: WireFormat): unknown {
+  if (body.length === 0) throw errors.SerializationException('Start of structure or map found where not expected.');
+  if (format === 'cbor') {
+    try {
+      return decodeCbor(body);
+    } catch (e) {
+      throw errors.SerializationException(`Malformed CBOR: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw errors.SerializationException('Start of structure or map found where not expected.');
+  }
+}
+
+export function sendError(res: Response, format: WireFormat, e: AwsError, close = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body: Record<string, unknown> = { __type: e.type, message: e.message, ...(e.extra ?? {}) };
+  const payload = format === 'cbor' ? encodeCbor(body) : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = {
+    'Content-Type': contentTypeOf(format),
+    'Content-Length': String(payload.length),
+    'x-amzn-ErrorType': e.type,
+  };
+  // HTTP/1.1 only: refuse the rest of an oversized body by closing the connection.
+  if (close && 'socket' in res && !('stream' in res)) headers.Connection = 'close';
+  res.writeHead(e.status, headers);
+  res.end(payload);
+}
+
+/** Reads the body, refusing (without reading it whole) anything over the limit. */
+function readBody(req: Request, limit: number): Promise<Buffer | 'too-large'> {
+  const declared = Number(header(req, 'content-length') ?? NaN);
+  if (declared > limit) {
+    req.pause();
+    return Promise.resolve('too-large');
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        req.pause();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!done) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on('error', (e) => {
+      if (!done) reject(e);
+    });
+    req.on('aborted', () => {
+      if (!done) reject(new Error('request aborted'));
+    });
+  });
+}
+
+function drain(req: Request): void {
+  req.resume();
+}
+
+async function pipeEvents(res: Response, out: EventStreamOutput, ac: AbortController): Promise<void> {
+  res.writeHead(200, { 'Content-Type': 'application/vnd.amazon.eventstream' });
+  const it = out.frames[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      if (ac.signal.aborted) break;
+      const { value, done } = await it.next();
+      if (done) break;
+      if (!(res as ServerResponse).write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off('drain', go);
+            ac.signal.removeEventListener('abort', go);
+            resolve();
+          };
+          res.on('drain', go);
+          ac.signal.addEventListener('abort', go, { once: true });
+        });
+      }
+    }
+  } finally {
+    await it.return?.();
+    if (!ac.signal.aborted) res.end();
+  }
+}

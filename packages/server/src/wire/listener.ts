@@ -1,0 +1,110 @@
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Request, Response } from './dispatch.js';
+
+export interface ListenOptions {
+  readonly host: string;
+  readonly port: number;
+  /** PEM key and certificate: TLS (ALPN h2 and http/1.1) is then served on the same port too. */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer } | undefined;
+}
+
+export interface Listener {
+  readonly port: number;
+  readonly host: string;
+  /** Open connections, for leak checks. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+const H2_SETTINGS: http2.Settings = {
+  // Room for a 10 MiB record in flight without stalling on flow control.
+  initialWindowSize: 16 * 1024 * 1024,
+  maxConcurrentStreams: 1000,
+};
+
+/**
+ * One port, every protocol: the first bytes of a connection tell cleartext HTTP/2 with prior
+ * knowledge (the preface starts `PRI `, which the JS SDK v3 sends for every call), a TLS handshake
+ * (0x16) whose ALPN then picks h2 or http/1.1, or plain HTTP/1.1.
+ */
+export async function listen(opts: ListenOptions, handler: (req: Request, res: Response) => void): Promise<Listener> {
+  const h1 = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 60_000 }, handler);
+  const h2 = http2.createServer({ settings: H2_SETTINGS, maxSessionMemory: 64 }, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  const watchSession = (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    // A peer that sends garbage frames costs its own session, never the process.
+    session.on('error', () => session.destroy());
+    session.on('close', () => sessions.delete(session));
+  };
+  h2.on('session', watchSession);
+  h2.on('sessionError', () => undefined);
+  h2.on('stream', (stream) => stream.on('error', () => undefined));
+  h1.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  let secure: tls.Server | undefined;
+  if (opts.tls) {
+    const h2s = http2.createSecureServer({ key: opts.tls.key, cert: opts.tls.cert, allowHTTP1: true, settings: H2_SETTINGS, maxSessionMemory: 64 }, handler);
+    h2s.on('session', watchSession);
+    h2s.on('sessionError', () => undefined);
+    h2s.on('stream', (stream) => stream.on('error', () => undefined));
+    h2s.on('tlsClientError', () => undefined);
+    secure = h2s;
+  }
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setNoDelay(true);
+    let seen: Buffer = Buffer.alloc(0);
+    const sniff = (chunk: Buffer) => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      // Too few bytes to tell `PRI` from a short HTTP/1.1 method yet: wait for more.
+      if (seen.length < 3 && seen[0] !== 0x16 && 'PRI'.startsWith(seen.toString('latin1'))) {
+        socket.once('data', sniff);
+        return;
+      }
+      socket.pause();
+      socket.unshift(seen);
+      if (seen[0] === 0x16 && secure) secure.emit('connection', socket);
+      else if (seen.toString('latin1', 0, 3) === 'PRI') h2.emit('connection', socket);
+      else h1.emit('connection', socket);
+      socket.resume();
+    };
+    socket.once('data', sniff);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as net.AddressInfo;
+
+  return {
+    port: addr.port,
+    host: opts.host,
+    connections: () => sockets.size,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.close();
+        for (const s of sockets) s.destroy();
+      });
+      h1.close();
+      h2.close();
+      secure?.close();
+    },
+  };
+}
