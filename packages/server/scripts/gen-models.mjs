@@ -29,6 +29,18 @@ const APIS = [
   ['cloudwatch-2010-08-01', 'cloudwatch'],
 ];
 
+/**
+ * Enum value sets in the order AWS prints them in "Member must satisfy enum value set: [...]",
+ * where that differs from the model's order and a recording shows it: kinesalite
+ * test/getShardIterator.js (recorded against Kinesis). Applied only if it is a permutation of the
+ * model's values, so a model change cannot slip through unnoticed.
+ */
+const ENUM_ORDER = {
+  'kinesis-2013-12-02': {
+    ShardIteratorType: ['AFTER_SEQUENCE_NUMBER', 'LATEST', 'AT_TIMESTAMP', 'AT_SEQUENCE_NUMBER', 'TRIM_HORIZON'],
+  },
+};
+
 const MEMBER_TRAITS = ['location', 'locationName', 'jsonvalue', 'idempotencyToken', 'eventpayload', 'eventheader'];
 const SCALAR_TRAITS = ['min', 'max', 'pattern', 'enum', 'streaming', 'timestampFormat'];
 const STRUCTURE_FLAGS = ['union', 'exception', 'fault', 'eventstream', 'event'];
@@ -78,6 +90,17 @@ function convertShape(name, s) {
       throw new Error(`shape ${name}: unsupported type ${s.type}`);
   }
   return out;
+}
+
+function reorderEnums(stem, json) {
+  for (const [name, order] of Object.entries(ENUM_ORDER[stem] ?? {})) {
+    const shape = json.shapes[name];
+    const values = shape?.enum ?? [];
+    if (values.length !== order.length || !order.every((v) => values.includes(v))) {
+      throw new Error(`${stem}: ENUM_ORDER for ${name} no longer matches the model's ${JSON.stringify(values)}`);
+    }
+    shape.enum = [...order];
+  }
 }
 
 function convertModel(json) {
@@ -180,6 +203,7 @@ mkdirSync(outDir, { recursive: true });
 for (const [stem, out] of APIS) {
   const source = `${stem}.json`;
   const json = JSON.parse(readFileSync(join(modelsDir, source), 'utf8'));
+  reorderEnums(stem, json);
   const model = convertModel(json);
   const file = join(outDir, `${out}.ts`);
   writeFileSync(file, render(model, source));

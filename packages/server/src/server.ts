@@ -38,6 +38,8 @@ export interface EddyOptions {
   readonly onDemandStreamCountLimit: number;
   /** Largest request body accepted (bytes). */
   readonly maxBodyBytes: number;
+  /** How often an idle SubscribeToShard gets an empty event. */
+  readonly heartbeatMs: number;
   readonly clock: Clock;
   /** Where internal failures are reported. */
   readonly log: (line: string) => void;
@@ -58,6 +60,7 @@ export const defaultEddyOptions = {
   onDemandStreamCountLimit: defaultStreamsOptions.onDemandStreamCountLimit,
   // A 10 MiB record is 13.4 MiB of base64; PutRecords carries at most 10 MiB of data.
   maxBodyBytes: 16 * 1024 * 1024,
+  heartbeatMs: defaultStreamsOptions.heartbeatMs,
   clock: systemClock,
   log: (line: string) => process.stderr.write(`${line}\n`),
 } as const satisfies EddyOptions;
@@ -83,6 +86,7 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
     shardLimit: o.shardLimit,
     onDemandStreamCountLimit: o.onDemandStreamCountLimit,
     maintenanceIntervalMs: defaultStreamsOptions.maintenanceIntervalMs,
+    heartbeatMs: o.heartbeatMs,
   });
   await streams.start();
 
@@ -96,7 +100,7 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
         model: kinesisModel,
         serves: (op) => op in kinesisOperations,
         invoke: async (inv) => {
-          const ctx: OpContext = { caller: inv.caller, requestId: inv.requestId, streams, signal: inv.signal };
+          const ctx: OpContext = { caller: inv.caller, requestId: inv.requestId, streams, signal: inv.signal, format: inv.format };
           const op = kinesisOperations[inv.operation];
           if (!op) throw new Error(`unserved operation ${inv.operation}`);
           return op(inv.input, ctx);

@@ -1,5 +1,6 @@
 import type { Operation } from './context.js';
 import { describeAccountSettings, describeLimits, updateAccountSettings } from './ops/account.js';
+import { deregisterStreamConsumer, describeStreamConsumer, listStreamConsumers, registerStreamConsumer } from './ops/consumers.js';
 import { createStream } from './ops/create-stream.js';
 import { deleteStream } from './ops/delete-stream.js';
 import { describeStreamSummary } from './ops/describe-stream-summary.js';
@@ -15,6 +16,7 @@ import { putRecords } from './ops/put-records.js';
 import { mergeShards, splitShard, updateMaxRecordSize, updateShardCount, updateStreamMode, updateStreamWarmThroughput } from './ops/reshard.js';
 import { deleteResourcePolicy, getResourcePolicy, putResourcePolicy } from './ops/resource-policy.js';
 import { decreaseStreamRetentionPeriod, increaseStreamRetentionPeriod } from './ops/retention.js';
+import { subscribeToShard } from './ops/subscribe-to-shard.js';
 import { addTagsToStream, listTagsForResource, listTagsForStream, removeTagsFromStream, tagResource, untagResource } from './ops/tags.js';
 
 /**
@@ -30,9 +32,11 @@ export const kinesisOperations: Readonly<Record<string, Operation>> = {
   DecreaseStreamRetentionPeriod: op(decreaseStreamRetentionPeriod),
   DeleteResourcePolicy: op(deleteResourcePolicy),
   DeleteStream: op(deleteStream),
+  DeregisterStreamConsumer: op(deregisterStreamConsumer),
   DescribeAccountSettings: op(describeAccountSettings),
   DescribeLimits: op(describeLimits),
   DescribeStream: op(describeStream),
+  DescribeStreamConsumer: op(describeStreamConsumer),
   DescribeStreamSummary: op(describeStreamSummary),
   DisableEnhancedMonitoring: op(disableEnhancedMonitoring),
   EnableEnhancedMonitoring: op(enableEnhancedMonitoring),
@@ -41,6 +45,7 @@ export const kinesisOperations: Readonly<Record<string, Operation>> = {
   GetShardIterator: op(getShardIterator),
   IncreaseStreamRetentionPeriod: op(increaseStreamRetentionPeriod),
   ListShards: op(listShards),
+  ListStreamConsumers: op(listStreamConsumers),
   ListStreams: op(listStreams),
   ListTagsForResource: op(listTagsForResource),
   ListTagsForStream: op(listTagsForStream),
@@ -48,10 +53,12 @@ export const kinesisOperations: Readonly<Record<string, Operation>> = {
   PutRecord: op(putRecord),
   PutRecords: op(putRecords),
   PutResourcePolicy: op(putResourcePolicy),
+  RegisterStreamConsumer: op(registerStreamConsumer),
   RemoveTagsFromStream: op(removeTagsFromStream),
   SplitShard: op(splitShard),
   StartStreamEncryption: op(startStreamEncryption),
   StopStreamEncryption: op(stopStreamEncryption),
+  SubscribeToShard: op(subscribeToShard),
   TagResource: op(tagResource),
   UntagResource: op(untagResource),
   UpdateAccountSettings: op(updateAccountSettings),

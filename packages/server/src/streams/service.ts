@@ -22,6 +22,8 @@ export interface StreamsOptions {
   readonly onDemandStreamCountLimit: number;
   /** How often retention trimming and on-demand scaling run (real time). */
   readonly maintenanceIntervalMs: number;
+  /** How often an idle SubscribeToShard gets an empty event (real time). */
+  readonly heartbeatMs: number;
 }
 
 export const defaultStreamsOptions = {
@@ -30,6 +32,7 @@ export const defaultStreamsOptions = {
   shardLimit: 500,
   onDemandStreamCountLimit: 50,
   maintenanceIntervalMs: 10_000,
+  heartbeatMs: 5_000,
 } satisfies Partial<StreamsOptions>;
 
 /** Live, unpersisted state of one shard: its write cursor and its rate buckets. */
@@ -114,6 +117,13 @@ export class StreamState {
   }
 }
 
+/** A running SubscribeToShard call. */
+export interface Subscription {
+  readonly startedMs: number;
+  /** Stops it; with a reason, the client gets that error as an exception event first. */
+  end(reason?: Error): void;
+}
+
 export interface Caller {
   readonly accountId: string;
   readonly region: string;
@@ -140,6 +150,8 @@ export class StreamsService {
   readonly #byName = new Map<string, StreamState>();
   readonly #byId = new Map<number, StreamState>();
   readonly #policies = new Map<string, string>();
+  /** Live SubscribeToShard calls by `consumerARN|shardIndex`. */
+  readonly subscriptions = new Map<string, Subscription>();
   #nextStreamId = 1;
   #timer: NodeJS.Timeout | undefined;
   #maintaining = false;
@@ -182,8 +194,14 @@ export class StreamsService {
     this.#timer.unref();
   }
 
+  /** Ends every subscription of a consumer (deregistration, stream deletion). */
+  endSubscriptions(consumerArn: string, reason?: Error): void {
+    for (const [k, sub] of this.subscriptions) if (k.startsWith(`${consumerArn}|`)) sub.end(reason);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    for (const sub of this.subscriptions.values()) sub.end();
     if (this.#timer) clearInterval(this.#timer);
     for (const st of this.#byId.values()) await st.writeChain.catch(() => undefined);
   }
@@ -412,6 +430,7 @@ export class StreamsService {
         await st.settling;
         continue;
       }
+      if (this.#byId.get(st.meta.id) !== st) return;
       const consumerDue = st.meta.consumers.some((c) => c.status !== 'ACTIVE' && c.dueMs <= this.clock.now());
       if (!consumerDue && (st.meta.pending === undefined || (st.meta.dueMs ?? 0) > this.clock.now())) return;
       st.settling = this.#apply(st).finally(() => {
@@ -532,7 +551,10 @@ export class StreamsService {
     await this.meta.delete(metaKey(m));
     this.#byName.delete(nameKey(m.accountId, m.region, m.name));
     this.#byId.delete(m.id);
-    for (const c of m.consumers) this.#policies.delete(c.arn);
+    for (const c of m.consumers) {
+      this.#policies.delete(c.arn);
+      this.endSubscriptions(c.arn);
+    }
     if (this.#policies.delete(m.arn)) await this.meta.delete(policyKey(m.arn));
     for (const rt of st.shards.values()) rt.notify();
     // Data goes in the background: the name is free at once, and ids are never reused.

@@ -67,12 +67,26 @@ export function decodeCbor(buf: Uint8Array): unknown {
   return value;
 }
 
+/**
+ * Map keys repeat (a GetRecords or PutRecords body has the same four member names per record), and
+ * a fresh string used as a property key costs V8 a string-table lookup each time. Short keys are
+ * therefore looked up here by their bytes first. Direct-mapped, bounded, and always verified
+ * byte for byte, so hostile input can only cause misses.
+ */
+const KEY_CACHE_SLOTS = 1024;
+const KEY_CACHE_MAX_BYTES = 32;
+const keyCacheBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(KEY_CACHE_SLOTS);
+const keyCacheStrings: string[] = new Array<string>(KEY_CACHE_SLOTS);
+
 class Decoder {
   pos = 0;
+  private readonly buf: Buffer;
   private readonly view: DataView;
 
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  constructor(input: Uint8Array) {
+    // A Buffer view (no copy) for its native latin1 decoding and copy.
+    this.buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+    this.view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   }
 
   fail(message: string): never {
@@ -242,7 +256,9 @@ class Decoder {
     const start = this.pos;
     this.pos += n;
     // A copy, not a view: see decodeCbor.
-    return Buffer.from(this.buf.subarray(start, this.pos));
+    const out = Buffer.allocUnsafe(n);
+    this.buf.copy(out, 0, start, start + n);
+    return out;
   }
 
   private text(n: number): string {
@@ -250,24 +266,41 @@ class Decoder {
     const start = this.pos;
     const end = start + n;
     this.pos = end;
-    // Most member names and values are short ASCII; building those by hand beats TextDecoder's
-    // per-call overhead.
-    if (n <= 32) {
-      let s = '';
-      let i = start;
-      for (; i < end; i++) {
-        const c = buf[i] as number;
-        if (c >= 0x80) break;
-        s += String.fromCharCode(c);
-      }
-      if (i === end) return s;
-    }
+    // Nearly every string on the Kinesis wire is ASCII (names, sequence numbers, iterators), and
+    // for ASCII latin1 decoding is UTF-8 decoding, only faster than TextDecoder.
+    let i = start;
+    while (i < end && (buf[i] as number) < 0x80) i++;
+    if (i === end) return buf.toString('latin1', start, end);
     try {
       return utf8Decoder.decode(buf.subarray(start, end));
     } catch {
       this.pos = start;
       return this.fail('text string is not valid UTF-8');
     }
+  }
+
+  /** A definite-length map key of n bytes, through the key cache. */
+  private keyText(n: number): string {
+    if (n > KEY_CACHE_MAX_BYTES) return this.text(n);
+    const buf = this.buf;
+    const start = this.pos;
+    const end = start + n;
+    let h = n;
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + (buf[i] as number)) | 0;
+    const slot = h & (KEY_CACHE_SLOTS - 1);
+    const cached = keyCacheBytes[slot];
+    if (cached !== undefined && cached.length === n) {
+      let j = 0;
+      while (j < n && cached[j] === buf[start + j]) j++;
+      if (j === n) {
+        this.pos = end;
+        return keyCacheStrings[slot] as string;
+      }
+    }
+    const s = this.text(n);
+    keyCacheBytes[slot] = Uint8Array.prototype.slice.call(buf, start, end);
+    keyCacheStrings[slot] = s;
+    return s;
   }
 
   /** RFC 8949 section 3.2.3: chunks are definite-length strings of the same major type. */
@@ -348,7 +381,7 @@ class Decoder {
       this.fail('map key is not a text string');
     }
     const ai = ib & 0x1f;
-    const key = ai === 31 ? this.indefiniteText() : this.text(this.length(ai, 1));
+    const key = ai === 31 ? this.indefiniteText() : this.keyText(this.length(ai, 1));
     // RFC 8949 section 5.6: a map with duplicate keys is not valid; which one a reader keeps is
     // undefined, so refuse rather than guess.
     if (key in out) {
@@ -387,6 +420,9 @@ const f32Scratch = new DataView(new ArrayBuffer(4));
  * plain objects and Maps (text keys only) → definite-length maps, leaving out undefined members;
  * CborTagged → tag + value. Anything else (Date, class instances, functions, symbols) is refused
  * with a CborError, since silently picking an encoding for it would hide a bug.
+ *
+ * Not every value comes back as it went in: bigints within 64 bits decode as numbers when safe,
+ * bignums as CborTagged(2 | 3, bytes), Uint8Arrays as Buffers, objects with a null prototype.
  */
 export function encodeCbor(value: unknown): Buffer {
   // Take the shared encoder so that a nested call (a getter that encodes) gets its own.

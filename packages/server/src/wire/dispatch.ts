@@ -114,7 +114,7 @@ export function createDispatcher(services: readonly ServiceBinding[], opts: Disp
     const dot = target?.lastIndexOf('.') ?? -1;
     const service = target !== undefined && dot > 0 ? byPrefix.get(target.slice(0, dot)) : undefined;
     const operation = target !== undefined && dot > 0 ? target.slice(dot + 1) : '';
-    const opModel = service?.model.operations[operation];
+    const opModel = service && Object.hasOwn(service.model.operations, operation) ? service.model.operations[operation] : undefined;
     if (!service || !opModel) {
       drain(req);
       sendError(res, format, errors.UnknownOperationException(''));
@@ -175,9 +175,16 @@ export function createDispatcher(services: readonly ServiceBinding[], opts: Disp
       const info = parseAuth(signed);
       return { accountId: creds.accountId, region: info.region ?? opts.region, accessKeyId: creds.accessKeyId };
     }
-    const hasAuth = req.headers.authorization !== undefined || (req.url ?? '').includes('X-Amz-Algorithm=');
-    if (!hasAuth) return { accountId: opts.accountId, region: opts.region, accessKeyId: undefined };
-    const info = parseAuth(signed);
+    let info;
+    try {
+      info = parseAuth(signed);
+    } catch (e) {
+      // Unsigned requests are welcome without auth; malformed signatures still are not.
+      if (isAwsError(e) && e.type === 'MissingAuthenticationTokenException') {
+        return { accountId: opts.accountId, region: opts.region, accessKeyId: undefined };
+      }
+      throw e;
+    }
     return { accountId: opts.accountId, region: info.region ?? opts.region, accessKeyId: info.accessKeyId };
   }
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Request, Response } from './dispatch.js';
 
@@ -74,11 +75,14 @@ export async function listen(opts: ListenOptions, handler: (req: Request, res: R
         return;
       }
       socket.pause();
-      socket.unshift(seen);
-      if (seen[0] === 0x16 && secure) secure.emit('connection', socket);
-      else if (seen.toString('latin1', 0, 3) === 'PRI') h2.emit('connection', socket);
-      else h1.emit('connection', socket);
-      socket.resume();
+      if (seen[0] === 0x16 && secure) secure.emit('connection', replay(socket, seen));
+      else if (seen.toString('latin1', 0, 3) === 'PRI') h2.emit('connection', replay(socket, seen));
+      else {
+        // The HTTP/1.1 parser reads through the stream, so giving the bytes back is enough.
+        socket.unshift(seen);
+        h1.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.once('data', sniff);
   });
@@ -107,4 +111,48 @@ export async function listen(opts: ListenOptions, handler: (req: Request, res: R
       secure?.close();
     },
   };
+}
+
+/**
+ * HTTP/2 and TLS read straight from the socket's native handle, past anything unshifted into
+ * the stream, so the sniffed bytes are replayed through a Duplex in front of the socket instead.
+ */
+function replay(socket: net.Socket, head: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(head);
+  socket.on('data', (chunk: Buffer) => {
+    if (!d.push(chunk)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  socket.on('drain', () => d.emit('drain'));
+  // What http2 and tls ask of a socket beyond the stream.
+  Object.assign(d, {
+    remoteAddress: socket.remoteAddress,
+    remotePort: socket.remotePort,
+    remoteFamily: socket.remoteFamily,
+    localAddress: socket.localAddress,
+    localPort: socket.localPort,
+    setNoDelay: () => d,
+    setKeepAlive: () => d,
+    setTimeout: (ms: number, cb?: () => void) => {
+      socket.setTimeout(ms, cb);
+      return d;
+    },
+  });
+  return d;
 }

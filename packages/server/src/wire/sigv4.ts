@@ -302,7 +302,13 @@ function fromHeader(authorization: string, headers: SignedRequest['headers']): A
 }
 
 function fromQuery(query: readonly QueryParam[]): AuthFields {
-  const names = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'];
+  const names = [
+    'X-Amz-Algorithm',
+    'X-Amz-Credential',
+    'X-Amz-Signature',
+    'X-Amz-SignedHeaders',
+    'X-Amz-Date',
+  ];
   const [algorithm = '', credential = '', signature = '', signedHeaders = '', date = ''] = names.map(
     (n) => first(query, n) ?? '',
   );
@@ -322,11 +328,14 @@ function first(query: readonly QueryParam[], name: string): string | undefined {
 
 /**
  * A header's value. Repeated headers that node hands over as an array are joined with ',' as SigV4
- * says. HTTP/2 has no Host header; its ':authority' pseudo-header carries the same value, which is
- * what the client signed as 'host'.
+ * says. Host and ':authority' stand in for each other: an HTTP/2 request has no Host header though
+ * most signers sign 'host', while the JS SDK's HTTP/2 handler signs ':authority' itself, and a
+ * proxy may carry either request over the other protocol.
  */
 function header(headers: SignedRequest['headers'], name: string): string | undefined {
-  const value = headers[name] ?? (name === 'host' ? headers[':authority'] : undefined);
+  const value =
+    headers[name] ??
+    (name === 'host' ? headers[':authority'] : name === ':authority' ? headers['host'] : undefined);
   return Array.isArray(value) ? value.join(',') : value;
 }
 
@@ -452,10 +461,11 @@ function duration(seconds: number): string {
 function parseBasicDate(s: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (m === null) return undefined;
-  const [, year, month, day, hour, minute, second] = m.map(Number);
-  return utc(year, month, day, hour, minute, second);
+  return utc(m.slice(1).map(Number));
 }
 
+const HTTP_DATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /**
@@ -463,34 +473,20 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * test suite (2011 edition) signs an HTTP-date ("Mon, 09 Sep 2011 23:36:00 GMT").
  */
 function parseDateHeader(s: string): number | undefined {
-  const m = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/.exec(s);
+  const m = HTTP_DATE.exec(s);
   if (m === null) return parseBasicDate(s);
   const month = MONTHS.indexOf(m[2] ?? '') + 1;
   if (month === 0) return undefined;
-  return utc(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return utc([Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])]);
 }
 
-/** Epoch ms for a calendar time, or undefined unless every field is in range (no Feb 30). */
-function utc(
-  year: number | undefined,
-  month: number | undefined,
-  day: number | undefined,
-  hour: number | undefined,
-  minute: number | undefined,
-  second: number | undefined,
-): number | undefined {
-  if (
-    year === undefined ||
-    month === undefined ||
-    day === undefined ||
-    hour === undefined ||
-    minute === undefined ||
-    second === undefined
-  ) {
-    return undefined;
-  }
+/** Epoch ms for [year, month, day, hour, minute, second], or undefined unless all are in range. */
+function utc(fields: readonly (number | undefined)[]): number | undefined {
+  // A missing field becomes NaN, which no comparison below accepts.
+  const [year = NaN, month = NaN, day = NaN, hour = NaN, minute = NaN, second = NaN] = fields;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   const d = new Date(ms);
+  // Date.UTC rolls Feb 30 over to Mar 1; reading the fields back refuses it.
   const same =
     d.getUTCFullYear() === year &&
     d.getUTCMonth() === month - 1 &&
@@ -524,13 +520,13 @@ export function loadCredentialsFile(path: string, defaultAccountId: string): Cre
     if (!/^\d{12}$/.test(accountId)) {
       throw new Error(`${path}: ${entry.where}: account id '${accountId}' is not 12 digits`);
     }
-    const creds: Credentials = { accessKeyId: entry.accessKeyId, secretAccessKey: entry.secretAccessKey, accountId };
-    const seen = byKey.get(creds.accessKeyId);
+    const { accessKeyId, secretAccessKey } = entry;
+    const seen = byKey.get(accessKeyId);
     // The same key copied into two profiles is common and harmless; two secrets for one key is not.
-    if (seen !== undefined && (seen.secretAccessKey !== creds.secretAccessKey || seen.accountId !== accountId)) {
-      throw new Error(`${path}: ${entry.where}: access key '${creds.accessKeyId}' is defined twice, differently`);
+    if (seen !== undefined && (seen.secretAccessKey !== secretAccessKey || seen.accountId !== accountId)) {
+      throw new Error(`${path}: ${entry.where}: access key '${accessKeyId}' is defined twice, differently`);
     }
-    byKey.set(creds.accessKeyId, creds);
+    byKey.set(accessKeyId, { accessKeyId, secretAccessKey, accountId });
   }
   return [...byKey.values()];
 }

@@ -217,6 +217,16 @@ describe('decodeCbor', () => {
     assert.equal(decodeCbor(new Uint8Array(backing.buffer, backing.byteOffset + 2, 3)), 1000);
   });
 
+  test('many distinct keys, more than the key cache holds, all come back right', () => {
+    const o = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]));
+    const back = decodeCbor(encodeCbor(o)) as Record<string, number>;
+    assert.deepStrictEqual({ ...back }, o);
+    // Same lengths, different bytes: a cache hit must compare bytes, not just a hash.
+    assert.deepStrictEqual(decodeCbor(hex('a1 626162 01')), obj({ ab: 1 }));
+    assert.deepStrictEqual(decodeCbor(hex('a1 626261 01')), obj({ ba: 1 }));
+    assert.deepStrictEqual(decodeCbor(hex('a1 626162 01')), obj({ ab: 1 }));
+  });
+
   test('integers: number while safe, bigint beyond', () => {
     assert.equal(decodeCbor(hex('1b001fffffffffffff')), Number.MAX_SAFE_INTEGER);
     assert.equal(decodeCbor(hex('1b0020000000000000')), 2n ** 53n);

@@ -3,12 +3,16 @@ import { parseShardId, shardIdOf } from '../../core/ids.js';
 import { decodeSequenceNumber } from '../../core/sequence-number.js';
 import type { OpContext } from '../context.js';
 import { issueIterator } from '../iterators.js';
+import type { StreamState } from '../service.js';
+import type { ShardMeta } from '../types.js';
+
+type IteratorType = 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER' | 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
 
 interface Input {
   StreamName?: string;
   StreamARN?: string;
   ShardId: string;
-  ShardIteratorType: 'AT_SEQUENCE_NUMBER' | 'AFTER_SEQUENCE_NUMBER' | 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
+  ShardIteratorType: IteratorType;
   StartingSequenceNumber?: string;
   Timestamp?: number;
 }
@@ -41,6 +45,23 @@ export async function getShardIterator(input: Input, ctx: OpContext) {
       `Rate exceeded for shard ${shardIdOf(shard.index)} in stream ${m.name} under account ${m.accountId}.`,
     );
   }
+  const position = await startingPosition(ctx, st, shard, type, input.StartingSequenceNumber, input.Timestamp);
+  return { ShardIterator: issueIterator(svc, { streamId: m.id, shardIndex: shard.index, position }) };
+}
+
+/** Where a read starts for each iterator type (checklist 1.7 GetShardIterator; SubscribeToShard too). */
+export async function startingPosition(
+  ctx: OpContext,
+  st: StreamState,
+  shard: ShardMeta,
+  type: IteratorType,
+  startingSequenceNumber: string | undefined,
+  timestamp: number | undefined,
+): Promise<bigint> {
+  const svc = ctx.streams;
+  const m = st.meta;
+  const rt = svc.runtime(st, shard.index);
+  const now = svc.clock.now();
   let position: bigint;
   switch (type) {
     case 'TRIM_HORIZON':
@@ -50,22 +71,25 @@ export async function getShardIterator(input: Input, ctx: OpContext) {
       position = shard.endPosition !== undefined ? BigInt(shard.endPosition) : rt.durable;
       break;
     case 'AT_TIMESTAMP': {
-      if (input.Timestamp === undefined) {
+      if (timestamp === undefined) {
         throw errors.InvalidArgumentException(
           'Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.',
         );
       }
-      if (input.Timestamp > now) {
+      if (timestamp > now) {
         throw errors.InvalidArgumentException(
-          `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${Math.floor(input.Timestamp)}, currentTimestampInMillis: ${now}`,
+          `The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${Math.floor(timestamp)}, currentTimestampInMillis: ${now}`,
         );
       }
-      const at = await svc.storage.log.positionAtTime({ streamId: m.id, shardIndex: shard.index }, input.Timestamp);
+      const at = await svc.storage.log.positionAtTime({ streamId: m.id, shardIndex: shard.index }, timestamp);
       position = at ?? rt.durable;
       break;
     }
     default: {
-      const seq = input.StartingSequenceNumber!;
+      const seq = startingSequenceNumber;
+      if (seq === undefined) {
+        throw errors.InvalidArgumentException(`StartingSequenceNumber is required for iterator type ${type}.`);
+      }
       const parts = decodeSequenceNumber(seq);
       if (!parts) {
         throw errors.InvalidArgumentException(`StartingSequenceNumber ${seq} used in GetShardIterator on shard ${shardIdOf(shard.index)} in stream ${m.name} under account ${m.accountId} is invalid.`);
@@ -83,5 +107,5 @@ export async function getShardIterator(input: Input, ctx: OpContext) {
       position = type === 'AT_SEQUENCE_NUMBER' ? parts.position : parts.position + 1n;
     }
   }
-  return { ShardIterator: issueIterator(svc, { streamId: m.id, shardIndex: shard.index, position }) };
+  return position;
 }

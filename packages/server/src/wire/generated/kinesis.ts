@@ -713,7 +713,7 @@ export const model = {
     ShardId: { type: 'string', min: 1, max: 128, pattern: '[a-zA-Z0-9_.-]+' },
     ShardIdList: { type: 'list', member: 'ShardId' },
     ShardIterator: { type: 'string', min: 1, max: 512 },
-    ShardIteratorType: { type: 'string', enum: ['AT_SEQUENCE_NUMBER', 'AFTER_SEQUENCE_NUMBER', 'TRIM_HORIZON', 'LATEST', 'AT_TIMESTAMP'] },
+    ShardIteratorType: { type: 'string', enum: ['AFTER_SEQUENCE_NUMBER', 'LATEST', 'AT_TIMESTAMP', 'AT_SEQUENCE_NUMBER', 'TRIM_HORIZON'] },
     ShardList: { type: 'list', member: 'Shard' },
     SplitShardInput: {
       type: 'structure',

@@ -1,0 +1,160 @@
+// Micro-benchmark of the local (LMDB) log store, on the compiled code (run `npx tsc -b packages/server` first).
+//
+//   node bench/storage.mjs [N=1000000] [--seconds=5] [--count-syncs]
+//
+// 1. append: 4 concurrent writers, one shard each, appends of 500 × 100-byte records, for --seconds;
+//    records/s and MiB/s of payload, and appends per commit when --count-syncs re-runs this phase
+//    under `strace -c -e fdatasync` (one fdatasync per LMDB commit: the group-commit factor).
+// 2. read: one shard from the start, in reads of 10,000 and of 1,000 records.
+// 3. positionAtTime on that shard.
+// 4. memory: keeps appending until the store holds N records, sampling RSS (total, anon, file from
+//    /proc/self/status) as it grows; then reads a whole shard and samples again.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openLocalStorage } from '../packages/server/dist/src/storage/local/index.js';
+
+const args = process.argv.slice(2);
+const flag = (name) => args.find((a) => a.startsWith(`--${name}`));
+const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000);
+const SECONDS = Number(flag('seconds')?.split('=')[1] ?? 5);
+const onlyAppend = Boolean(flag('only-append'));
+const WRITERS = 4;
+const BATCH = 500;
+const RECORD_BYTES = 100;
+const STREAM = 1;
+
+const mib = (b) => (b / 1048576).toFixed(1);
+function memory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (k) => Number(status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN) * 1024;
+  const m = process.memoryUsage();
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), heap: m.heapUsed, external: m.external };
+}
+const fmtMem = (m) =>
+  `RSS ${mib(m.rss)} MiB (anon ${mib(m.anon)}, file ${mib(m.file)}), JS heap ${mib(m.heap)} MiB, external ${mib(m.external)} MiB`;
+
+const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-storage-'));
+const storage = await openLocalStorage({ dataDir: dir });
+const next = Array.from({ length: WRITERS }, () => 0n);
+const payload = Buffer.alloc(RECORD_BYTES, 0x61);
+
+function batchFor(shard) {
+  const entries = new Array(BATCH);
+  const arrivalMs = Date.now();
+  for (let i = 0; i < BATCH; i++) {
+    entries[i] = {
+      shard: { streamId: STREAM, shardIndex: shard },
+      record: { position: next[shard]++, arrivalMs, partitionKey: `pk-${i}`, data: payload, keyId: 0 },
+    };
+  }
+  return entries;
+}
+
+let written = 0;
+let peak = memory();
+async function writeUntil(stop) {
+  await Promise.all(
+    Array.from({ length: WRITERS }, async (_, shard) => {
+      while (!stop()) {
+        await storage.log.append(batchFor(shard));
+        written += BATCH;
+        if (written % 100_000 === 0) {
+          const m = memory();
+          if (m.rss > peak.rss) peak = m;
+        }
+      }
+    }),
+  );
+}
+
+try {
+  console.log(`data dir ${dir}; before: ${fmtMem(memory())}`);
+
+  // 1. append rate
+  let t0 = performance.now();
+  const until = t0 + SECONDS * 1000;
+  await writeUntil(() => performance.now() >= until);
+  const appends = written / BATCH;
+  let dt = (performance.now() - t0) / 1000;
+  console.log(
+    `append: ${written} records in ${dt.toFixed(2)} s = ${Math.round(written / dt)} records/s, ` +
+      `${mib((written * RECORD_BYTES) / dt)} MiB/s payload (${appends} appends of ${BATCH})`,
+  );
+  if (!onlyAppend) {
+    // 2. read rate, one shard from the start
+    const shard0 = { streamId: STREAM, shardIndex: 0 };
+    for (const maxRecords of [10_000, 1_000]) {
+      t0 = performance.now();
+      let n = 0;
+      let bytes = 0;
+      for (let from = 0n; ; ) {
+        const recs = await storage.log.read(shard0, from, { maxRecords, maxBytes: Infinity });
+        if (recs.length === 0) break;
+        n += recs.length;
+        for (const r of recs) bytes += r.data.length;
+        from = recs[recs.length - 1].position + 1n;
+      }
+      dt = (performance.now() - t0) / 1000;
+      console.log(`read (${maxRecords} per call): ${n} records in ${dt.toFixed(2)} s = ${Math.round(n / dt)} records/s, ${mib(bytes / dt)} MiB/s payload`);
+    }
+
+    // 3. positionAtTime on the same shard
+    const first = (await storage.log.read(shard0, 0n, { maxRecords: 1, maxBytes: Infinity }))[0].arrivalMs;
+    const last = Date.now();
+    const lookups = 2000;
+    t0 = performance.now();
+    for (let i = 0; i < lookups; i++) await storage.log.positionAtTime(shard0, first + Math.floor(((last - first) * i) / lookups));
+    dt = performance.now() - t0;
+    console.log(`positionAtTime over ${next[0]} records: ${((dt * 1000) / lookups).toFixed(1)} µs per lookup`);
+
+    // 4. memory while growing to N records
+    if (written < N) {
+      t0 = performance.now();
+      await writeUntil(() => written >= N);
+      dt = (performance.now() - t0) / 1000;
+      console.log(`grew to ${written} records (${Math.round((written - (written - N)) / dt)} records/s while growing)`);
+    }
+    global.gc?.();
+    const file = statSync(join(dir, 'lmdb', 'data.mdb')).size;
+    console.log(`after ${written} records (data.mdb ${mib(file)} MiB): ${fmtMem(memory())}`);
+    console.log(`peak sampled while growing: ${fmtMem(peak)}`);
+    t0 = performance.now();
+    let n = 0;
+    for (let from = 0n; ; ) {
+      const recs = await storage.log.read(shard0, from, { maxRecords: 10_000, maxBytes: Infinity });
+      if (recs.length === 0) break;
+      n += recs.length;
+      from = recs[recs.length - 1].position + 1n;
+    }
+    dt = (performance.now() - t0) / 1000;
+    console.log(`after reading shard 0 (${n} records, ${Math.round(n / dt)} records/s): ${fmtMem(memory())}`);
+  }
+} finally {
+  await storage.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Group commit: re-run the append phase under strace, counting fdatasync calls (one per commit).
+if (flag('count-syncs') && !onlyAppend) {
+  const self = fileURLToPath(import.meta.url);
+  const log = join(tmpdir(), `eddy-bench-strace-${process.pid}`);
+  const r = spawnSync(
+    'strace',
+    ['-f', '--seccomp-bpf', '-e', 'trace=fdatasync,fsync', '-c', '-o', log, process.execPath, self, '--only-append', `--seconds=${SECONDS}`],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+  );
+  if (r.error || r.status !== 0) {
+    console.log(`count-syncs: strace failed (${r.error?.message ?? r.status})`);
+  } else {
+    const summary = readFileSync(log, 'utf8');
+    const syncs = [...summary.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(?:fdatasync|fsync)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const appendLine = r.stdout.split('\n').find((l) => l.startsWith('append:')) ?? '';
+    const appendCount = Number(appendLine.match(/\((\d+) appends of/)?.[1] ?? NaN);
+    console.log(`count-syncs (under strace) ${appendLine}`);
+    console.log(`count-syncs: ${syncs} fdatasync calls for ${appendCount} appends = ${(appendCount / syncs).toFixed(2)} appends per commit`);
+    rmSync(log, { force: true });
+  }
+}

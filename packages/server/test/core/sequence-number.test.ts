@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { compareSequenceNumbers, decodeSequenceNumber, encodeSequenceNumber, shardStartingSequenceNumber } from '../../src/core/sequence-number.js';
+
+const parts = fc.record({
+  shardCreatedSec: fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }),
+  shardIndex: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  position: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  arrivalSec: fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }),
+});
+
+describe('sequence numbers', () => {
+  it('are 56-digit decimals, as AWS writes them', () => {
+    fc.assert(
+      fc.property(parts, (p) => {
+        assert.match(encodeSequenceNumber(p), /^[1-9]\d{55}$/);
+      }),
+    );
+    assert.equal(shardStartingSequenceNumber(1_700_000_000, 0).length, 56);
+  });
+
+  it('decode back to what they encode', () => {
+    fc.assert(fc.property(parts, (p) => assert.deepEqual(decodeSequenceNumber(encodeSequenceNumber(p)), { ...p })));
+  });
+
+  it('increase strictly with the position within a shard, whatever the arrival times', () => {
+    fc.assert(
+      fc.property(parts, fc.bigInt({ min: 1n, max: 1000n }), fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }), (p, d, arrival2) => {
+        const a = encodeSequenceNumber(p);
+        const b = encodeSequenceNumber({ ...p, position: p.position + d, arrivalSec: arrival2 });
+        if (p.position + d < 2n ** 64n) assert.equal(compareSequenceNumbers(a, b), -1);
+      }),
+    );
+  });
+
+  it('sit above the shard starting sequence number from position 1 on', () => {
+    fc.assert(
+      fc.property(parts, (p) => {
+        const start = shardStartingSequenceNumber(p.shardCreatedSec, p.shardIndex);
+        const rec = encodeSequenceNumber({ ...p, position: p.position + 1n >= 2n ** 64n ? 1n : p.position + 1n });
+        assert.equal(compareSequenceNumbers(start, rec), -1);
+      }),
+    );
+  });
+
+  it('share the layout of real AWS sequence numbers', () => {
+    // A sequence number AWS returned (checklist 1.4) decodes into sensible parts under our layout.
+    assert.deepEqual(decodeSequenceNumber('49546986683135544286507457936321625675700192471156785154'), {
+      shardCreatedSec: 1421279230,
+      shardIndex: 0,
+      position: 469n,
+      arrivalSec: 1421279386,
+    });
+  });
+
+  it('refuse numbers of any other layout', () => {
+    assert.equal(decodeSequenceNumber('0'), undefined);
+    assert.equal(decodeSequenceNumber('1'.repeat(56)), undefined);
+    assert.equal(decodeSequenceNumber('abc'), undefined);
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 10n ** 60n }), (n) => void decodeSequenceNumber(n.toString())));
+  });
+});

@@ -1,0 +1,429 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { openLocalStorage } from '../../src/storage/local/index.js';
+import { openMemoryStorage } from '../../src/storage/memory/index.js';
+import { VersionConflictError, type AppendEntry, type ShardRef, type Storage, type StoredRecord } from '../../src/storage/types.js';
+
+/** One engine under test: `use` opens a fresh store, hands it to the test, and cleans up. */
+interface Engine {
+  readonly name: string;
+  use(fn: (s: Storage) => Promise<void>): Promise<void>;
+}
+
+const memory: Engine = {
+  name: 'memory',
+  async use(fn) {
+    const s = openMemoryStorage();
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+    }
+  },
+};
+
+const local: Engine = {
+  name: 'local',
+  async use(fn) {
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
+    const s = await openLocalStorage({ dataDir: dir });
+    try {
+      await fn(s);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+const S0: ShardRef = { streamId: 1, shardIndex: 0 };
+const S1: ShardRef = { streamId: 1, shardIndex: 1 };
+const T0: ShardRef = { streamId: 2, shardIndex: 0 };
+
+const T = 1_700_000_000_000;
+
+function rec(position: bigint | number, over: Partial<StoredRecord> = {}): StoredRecord {
+  const p = BigInt(position);
+  return { position: p, arrivalMs: T + Number(p), partitionKey: `pk-${p}`, data: Buffer.from(`data-${p}`), keyId: 0, ...over };
+}
+
+function entries(shard: ShardRef, from: number, count: number, over: (p: number) => Partial<StoredRecord> = () => ({})): AppendEntry[] {
+  return Array.from({ length: count }, (_, i) => ({ shard, record: rec(from + i, over(from + i)) }));
+}
+
+const all = { maxRecords: 1_000_000, maxBytes: Infinity };
+const positions = (rs: readonly StoredRecord[]): number[] => rs.map((r) => Number(r.position));
+const plain = (r: StoredRecord) => ({ ...r, data: Buffer.from(r.data).toString('hex') });
+
+function contract(engine: Engine): void {
+  const { use } = engine;
+
+  describe(`${engine.name} log`, () => {
+    it('reads back what was appended, per shard, in position order', async () => {
+      await use(async (s) => {
+        await s.log.append([...entries(S0, 0, 3), ...entries(S1, 10, 2), ...entries(T0, 5, 1)]);
+        await s.log.append(entries(S0, 3, 2));
+        assert.deepEqual(positions(await s.log.read(S0, 0n, all)), [0, 1, 2, 3, 4]);
+        assert.deepEqual(positions(await s.log.read(S1, 0n, all)), [10, 11]);
+        assert.deepEqual(positions(await s.log.read(T0, 0n, all)), [5]);
+        assert.deepEqual(positions(await s.log.read(S0, 2n, all)), [2, 3, 4]);
+        assert.deepEqual(positions(await s.log.read(S1, 11n, all)), [11]);
+        assert.deepEqual(await s.log.read(S0, 5n, all), []);
+        assert.deepEqual(await s.log.read({ streamId: 1, shardIndex: 2 }, 0n, all), []);
+        assert.deepEqual((await s.log.read(S0, 1n, all)).map(plain)[0], plain(rec(1)));
+      });
+    });
+
+    it('keeps every field intact: binary data, empty data, 1 MiB data, UTF-8 keys, keyId, arrival', async () => {
+      await use(async (s) => {
+        const bin = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+        const big = Buffer.alloc(1024 * 1024, 0xab);
+        big[0] = 1;
+        big[big.length - 1] = 2;
+        const stored = [
+          rec(0, { data: bin, partitionKey: 'ünïcødé-🔑', keyId: 4_294_967_295, arrivalMs: 0 }),
+          rec(1, { data: new Uint8Array(0), partitionKey: '', arrivalMs: 2 ** 48 - 1 }),
+          rec(2, { data: big, partitionKey: 'x'.repeat(256), keyId: 7 }),
+        ];
+        await s.log.append(stored.map((record) => ({ shard: S0, record })));
+        const got = await s.log.read(S0, 0n, all);
+        assert.deepEqual(got.map(plain), stored.map(plain));
+      });
+    });
+
+    it('handles shard and position extremes without mixing neighbouring shards', async () => {
+      await use(async (s) => {
+        const hiShard = { streamId: 2 ** 32 - 1, shardIndex: 2 ** 32 - 1 };
+        const nextStream = { streamId: 3, shardIndex: 0 };
+        const maxPos = 2n ** 64n - 1n;
+        await s.log.append([
+          { shard: { streamId: 2, shardIndex: 2 ** 32 - 1 }, record: rec(maxPos, { arrivalMs: T }) },
+          { shard: nextStream, record: rec(0) },
+          { shard: hiShard, record: rec(maxPos - 1n, { arrivalMs: T }) },
+          { shard: hiShard, record: rec(maxPos, { arrivalMs: T }) },
+        ]);
+        assert.equal(await s.log.lastPosition({ streamId: 2, shardIndex: 2 ** 32 - 1 }), maxPos);
+        assert.equal(await s.log.lastPosition(nextStream), 0n);
+        assert.equal(await s.log.lastPosition(hiShard), maxPos);
+        assert.deepEqual(
+          (await s.log.read(hiShard, 0n, all)).map((r) => r.position),
+          [maxPos - 1n, maxPos],
+        );
+        assert.deepEqual(await s.log.read(hiShard, maxPos + 1n, all), []);
+        assert.equal(await s.log.positionAtTime(hiShard, T), maxPos - 1n);
+        assert.equal(await s.log.positionAtTime(hiShard, T + 1), undefined);
+        await s.log.trim(hiShard, maxPos);
+        assert.deepEqual((await s.log.read(hiShard, 0n, all)).map((r) => r.position), [maxPos]);
+        await s.log.trim(hiShard, maxPos + 1n);
+        assert.equal(await s.log.lastPosition(hiShard), undefined);
+        assert.equal(await s.log.lastPosition(nextStream), 0n);
+      });
+    });
+
+    it('caps a read at maxRecords', async () => {
+      await use(async (s) => {
+        await s.log.append(entries(S0, 0, 10));
+        assert.deepEqual(positions(await s.log.read(S0, 0n, { maxRecords: 3, maxBytes: Infinity })), [0, 1, 2]);
+        assert.deepEqual(positions(await s.log.read(S0, 8n, { maxRecords: 3, maxBytes: Infinity })), [8, 9]);
+        assert.deepEqual(await s.log.read(S0, 0n, { maxRecords: 0, maxBytes: Infinity }), []);
+      });
+    });
+
+    it('stops after the record that brings data + partition key bytes to maxBytes or beyond', async () => {
+      await use(async (s) => {
+        // Each record: 10 bytes of data + a 2-byte partition key ("é" is 2 bytes in UTF-8) = 12.
+        await s.log.append(entries(S0, 0, 5, () => ({ data: Buffer.alloc(10, 1), partitionKey: 'é' })));
+        const take = async (maxBytes: number) => positions(await s.log.read(S0, 0n, { maxRecords: 100, maxBytes }));
+        assert.deepEqual(await take(24), [0, 1], 'exactly reaching the limit stops there');
+        assert.deepEqual(await take(25), [0, 1, 2], 'the record that crosses the limit is included');
+        assert.deepEqual(await take(23), [0, 1]);
+        assert.deepEqual(await take(1), [0], 'a first record larger than the limit is still returned');
+        assert.deepEqual(await take(0), [0]);
+        assert.deepEqual(await take(12 * 5), [0, 1, 2, 3, 4]);
+        assert.deepEqual(await take(10_000), [0, 1, 2, 3, 4]);
+        assert.deepEqual(positions(await s.log.read(S0, 0n, { maxRecords: 2, maxBytes: 1000 })), [0, 1], 'maxRecords still applies');
+      });
+    });
+
+    it('counts empty records as zero bytes', async () => {
+      await use(async (s) => {
+        await s.log.append(entries(S0, 0, 3, () => ({ data: new Uint8Array(0), partitionKey: '' })));
+        assert.deepEqual(positions(await s.log.read(S0, 0n, { maxRecords: 10, maxBytes: 1 })), [0, 1, 2]);
+        assert.deepEqual(positions(await s.log.read(S0, 0n, { maxRecords: 10, maxBytes: 0 })), [0]);
+      });
+    });
+
+    it('returns data that stays valid across later reads and writes', async () => {
+      await use(async (s) => {
+        await s.log.append(entries(S0, 0, 50, (p) => ({ data: Buffer.alloc(100, p) })));
+        const first = await s.log.read(S0, 0n, all);
+        for (let i = 0; i < 5; i++) {
+          await s.log.read(S0, 0n, all);
+          await s.log.append(entries(S0, 50 + i * 10, 10, () => ({ data: Buffer.alloc(100, 0xee) })));
+        }
+        await s.log.trim(S0, 25n);
+        first.forEach((r, i) => assert.deepEqual(Buffer.from(r.data), Buffer.alloc(100, i)));
+      });
+    });
+
+    it('does not keep a reference to the caller buffers', async () => {
+      await use(async (s) => {
+        const data = Buffer.from('original');
+        await s.log.append([{ shard: S0, record: rec(0, { data }) }]);
+        data.fill(0);
+        assert.equal(Buffer.from((await s.log.read(S0, 0n, all))[0]!.data).toString(), 'original');
+      });
+    });
+
+    it('reports the last position per shard', async () => {
+      await use(async (s) => {
+        assert.equal(await s.log.lastPosition(S0), undefined);
+        await s.log.append([...entries(S0, 0, 3), ...entries(S1, 100, 1)]);
+        assert.equal(await s.log.lastPosition(S0), 2n);
+        assert.equal(await s.log.lastPosition(S1), 100n);
+        assert.equal(await s.log.lastPosition(T0), undefined);
+      });
+    });
+
+    it('rejects positions that do not increase, writing nothing of that call', async () => {
+      await use(async (s) => {
+        await s.log.append(entries(S0, 0, 3));
+        await assert.rejects(s.log.append([...entries(S1, 0, 2), ...entries(S0, 2, 1)]), RangeError);
+        await assert.rejects(s.log.append([...entries(S1, 0, 2), { shard: S1, record: rec(1) }]), RangeError);
+        await assert.rejects(s.log.append([{ shard: S1, record: rec(-1) }]), RangeError);
+        await assert.rejects(s.log.append([{ shard: { streamId: -1, shardIndex: 0 }, record: rec(0) }]), RangeError);
+        await assert.rejects(s.log.append([{ shard: S1, record: rec(0, { arrivalMs: 1.5 }) }]), RangeError);
+        assert.equal(await s.log.lastPosition(S1), undefined);
+        assert.equal(await s.log.lastPosition(S0), 2n);
+        await s.log.append(entries(S0, 5, 1));
+        assert.deepEqual(positions(await s.log.read(S0, 0n, all)), [0, 1, 2, 5]);
+        await s.log.append([]);
+      });
+    });
+
+    it('keeps concurrent appends whole and ordered', async () => {
+      await use(async (s) => {
+        const shards = [S0, S1, T0];
+        const next = [0, 0, 0];
+        const calls: Promise<void>[] = [];
+        for (let c = 0; c < 40; c++) {
+          const batch: AppendEntry[] = [];
+          for (let i = 0; i < 25; i++) {
+            const k = (c + i) % 3;
+            batch.push({ shard: shards[k]!, record: rec(next[k]!++) });
+          }
+          calls.push(s.log.append(batch));
+        }
+        await Promise.all(calls);
+        for (const [k, shard] of shards.entries()) {
+          assert.deepEqual(positions(await s.log.read(shard, 0n, all)), Array.from({ length: next[k]! }, (_, i) => i));
+        }
+      });
+    });
+
+    it('finds the first record at or after a time', async () => {
+      await use(async (s) => {
+        assert.equal(await s.log.positionAtTime(S0, T), undefined);
+        // Arrivals 100,100,200,200,200,300 at positions 10..15 (non-decreasing, with ties).
+        const arrivals = [100, 100, 200, 200, 200, 300];
+        await s.log.append(arrivals.map((a, i) => ({ shard: S0, record: rec(10 + i, { arrivalMs: a }) })));
+        assert.equal(await s.log.positionAtTime(S0, 0), 10n);
+        assert.equal(await s.log.positionAtTime(S0, 100), 10n);
+        assert.equal(await s.log.positionAtTime(S0, 101), 12n);
+        assert.equal(await s.log.positionAtTime(S0, 200), 12n);
+        assert.equal(await s.log.positionAtTime(S0, 250), 15n);
+        assert.equal(await s.log.positionAtTime(S0, 300), 15n);
+        assert.equal(await s.log.positionAtTime(S0, 301), undefined);
+        assert.equal(await s.log.positionAtTime(S1, 0), undefined);
+      });
+    });
+
+    it('finds the first record at or after a time on any shard shape (property)', async () => {
+      await use(async (s) => {
+        let streamId = 100;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 3 })), { minLength: 1, maxLength: 60 }),
+            fc.integer({ min: 0, max: 50 }),
+            fc.integer({ min: -5, max: 200 }),
+            async (steps, trimCount, probe) => {
+              const shard = { streamId: streamId++, shardIndex: 0 };
+              // Positions advance by random gaps, arrivals by random (possibly zero) steps.
+              let p = 0n;
+              let a = 0;
+              const stored = steps.map(([dp, da]) => rec((p += BigInt(dp)), { arrivalMs: (a += da) }));
+              await s.log.append(stored.map((record) => ({ shard, record })));
+              const before = stored[Math.min(trimCount, stored.length - 1)]!.position;
+              await s.log.trim(shard, before);
+              const live = stored.filter((r) => r.position >= before);
+              const at = probe < 0 ? 0 : probe;
+              assert.equal(await s.log.positionAtTime(shard, at), live.find((r) => r.arrivalMs >= at)?.position);
+            },
+          ),
+          { numRuns: 60 },
+        );
+      });
+    });
+
+    it('trims the records before a position', async () => {
+      await use(async (s) => {
+        await s.log.append([...entries(S0, 0, 10), ...entries(S1, 0, 3)]);
+        await s.log.trim(S0, 0n);
+        assert.equal((await s.log.read(S0, 0n, all)).length, 10);
+        await s.log.trim(S0, 4n);
+        assert.deepEqual(positions(await s.log.read(S0, 0n, all)), [4, 5, 6, 7, 8, 9]);
+        assert.equal(await s.log.positionAtTime(S0, 0), 4n);
+        await s.log.trim(S0, 20n);
+        assert.deepEqual(await s.log.read(S0, 0n, all), []);
+        assert.equal(await s.log.lastPosition(S0), undefined);
+        assert.equal((await s.log.read(S1, 0n, all)).length, 3);
+        await s.log.append(entries(S0, 20, 1));
+        assert.deepEqual(positions(await s.log.read(S0, 0n, all)), [20]);
+      });
+    });
+
+    it('trims and drops shards larger than one delete chunk', async () => {
+      await use(async (s) => {
+        const n = 10_000;
+        for (let i = 0; i < n; i += 2500) await s.log.append([...entries(S0, i, 2500), ...entries(S1, i, 2500)]);
+        await s.log.trim(S0, 9_001n);
+        assert.equal((await s.log.read(S0, 0n, all)).length, 999);
+        assert.equal((await s.log.read(S0, 0n, all))[0]!.position, 9001n);
+        await s.log.dropShard(S1);
+        assert.deepEqual(await s.log.read(S1, 0n, all), []);
+        assert.equal(await s.log.lastPosition(S1), undefined);
+        assert.equal(await s.log.lastPosition(S0), BigInt(n - 1));
+      });
+    });
+
+    it('drops one shard and leaves its neighbours', async () => {
+      await use(async (s) => {
+        await s.log.append([...entries(S0, 0, 5), ...entries(S1, 0, 5), ...entries(T0, 0, 5)]);
+        await s.log.dropShard(S1);
+        assert.deepEqual(await s.log.read(S1, 0n, all), []);
+        assert.equal(await s.log.positionAtTime(S1, 0), undefined);
+        assert.equal((await s.log.read(S0, 0n, all)).length, 5);
+        assert.equal((await s.log.read(T0, 0n, all)).length, 5);
+        await s.log.dropShard(S1);
+        await s.log.append(entries(S1, 0, 1));
+        assert.deepEqual(positions(await s.log.read(S1, 0n, all)), [0]);
+      });
+    });
+  });
+
+  describe(`${engine.name} meta`, () => {
+    it('versions records from 1 and bumps them on every put', async () => {
+      await use(async (s) => {
+        assert.equal(await s.meta.get('stream/a'), undefined);
+        assert.equal(await s.meta.put('stream/a', { n: 1 }), 1);
+        assert.equal(await s.meta.put('stream/a', { n: 2 }), 2);
+        assert.deepEqual(await s.meta.get('stream/a'), { key: 'stream/a', value: { n: 2 }, version: 2 });
+        assert.equal(await s.meta.put('stream/a', { n: 3 }, 2), 3);
+        assert.deepEqual(await s.meta.get<{ n: number }>('stream/a'), { key: 'stream/a', value: { n: 3 }, version: 3 });
+      });
+    });
+
+    it('compares and sets', async () => {
+      await use(async (s) => {
+        assert.equal(await s.meta.put('k', 'a', 0), 1);
+        await assert.rejects(s.meta.put('k', 'b', 0), VersionConflictError);
+        await assert.rejects(s.meta.put('k', 'b', 2), VersionConflictError);
+        await assert.rejects(s.meta.put('other', 'b', 1), VersionConflictError);
+        assert.deepEqual(await s.meta.get('k'), { key: 'k', value: 'a', version: 1 });
+        assert.equal(await s.meta.get('other'), undefined);
+        await assert.rejects(s.meta.delete('k', 2), VersionConflictError);
+        await assert.rejects(s.meta.delete('absent', 1), VersionConflictError);
+        await s.meta.delete('absent');
+        await s.meta.delete('absent', 0);
+        await s.meta.delete('k', 1);
+        assert.equal(await s.meta.get('k'), undefined);
+        assert.equal(await s.meta.put('k', 'again', 0), 1, 'a deleted record starts over at version 1');
+      });
+    });
+
+    it('lets exactly one of many concurrent compare-and-sets win', async () => {
+      await use(async (s) => {
+        await s.meta.put('lease', { owner: 'none' });
+        const tries = Array.from({ length: 20 }, (_, i) => s.meta.put('lease', { owner: `w${i}` }, 1));
+        const results = await Promise.allSettled(tries);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        assert.equal(won.length, 1);
+        for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof VersionConflictError);
+        assert.equal((await s.meta.get('lease'))?.version, 2);
+        const unconditional = await Promise.all(Array.from({ length: 10 }, (_, i) => s.meta.put('counter', i)));
+        assert.deepEqual([...unconditional].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      });
+    });
+
+    it('lists by prefix in key order', async () => {
+      await use(async (s) => {
+        for (const k of ['s/b', 's/a', 's/a/x', 't/a', 's', 's0', 'r/z', 's/é', 's/z']) await s.meta.put(k, k.length);
+        assert.deepEqual(
+          (await s.meta.list('s/')).map((v) => v.key),
+          ['s/a', 's/a/x', 's/b', 's/z', 's/é'],
+        );
+        assert.deepEqual((await s.meta.list<number>('s/a')).map((v) => [v.key, v.value, v.version]), [
+          ['s/a', 3, 1],
+          ['s/a/x', 5, 1],
+        ]);
+        assert.deepEqual(await s.meta.list('nothing/'), []);
+        assert.equal((await s.meta.list('')).length, 9);
+      });
+    });
+
+    it('round-trips JSON values and refuses what JSON cannot hold', async () => {
+      await use(async (s) => {
+        const value = { a: [1, 'two', null, { b: true }], s: 'ünï', n: -1.5, d: new Date(0) };
+        await s.meta.put('v', value);
+        assert.deepEqual((await s.meta.get('v'))?.value, JSON.parse(JSON.stringify(value)));
+        await assert.rejects(s.meta.put('u', undefined), TypeError);
+        await assert.rejects(s.meta.put('', 1), RangeError);
+      });
+    });
+  });
+}
+
+contract(memory);
+contract(local);
+
+describe('local durability across reopen', () => {
+  it('keeps records, last positions and meta after close and reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
+    try {
+      const a = await openLocalStorage({ dataDir: dir });
+      await a.log.append([...entries(S0, 0, 100), ...entries(S1, 7, 1)]);
+      await a.log.trim(S0, 10n);
+      await a.meta.put('stream/x', { id: 1 });
+      await a.meta.put('stream/x', { id: 2 }, 1);
+      await a.close();
+      await a.close();
+
+      const b = await openLocalStorage({ dataDir: dir });
+      assert.equal(await b.log.lastPosition(S0), 99n);
+      assert.equal(await b.log.lastPosition(S1), 7n);
+      assert.equal(await b.log.lastPosition(T0), undefined);
+      const got = await b.log.read(S0, 0n, all);
+      assert.deepEqual(got.map(plain), Array.from({ length: 90 }, (_, i) => plain(rec(10 + i))));
+      assert.deepEqual(await b.meta.get('stream/x'), { key: 'stream/x', value: { id: 2 }, version: 2 });
+      await b.log.append(entries(S0, 100, 1));
+      await b.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('opens a data dir whose name looks like a file name', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'eddy-storage-')), 'data.v1');
+    try {
+      const s = await openLocalStorage({ dataDir: dir });
+      await s.meta.put('k', 1);
+      await s.close();
+    } finally {
+      rmSync(join(dir, '..'), { recursive: true, force: true });
+    }
+  });
+});
