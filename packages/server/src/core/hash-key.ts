@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { md5BigInt } from './md5.js';
 
 /** A point of the 128-bit hash-key space. Made only by the parsers here. */
 export type HashKey = bigint & { readonly __brand: 'HashKey' };
@@ -7,8 +7,7 @@ export const MAX_HASH_KEY = (1n << 128n) - 1n as HashKey;
 
 /** Routing hash of a partition key: MD5 of its UTF-8 bytes as an unsigned 128-bit integer (checklist 1.4). */
 export function partitionKeyHash(partitionKey: string): HashKey {
-  const d = createHash('md5').update(partitionKey, 'utf8').digest();
-  return ((d.readBigUInt64BE(0) << 64n) | d.readBigUInt64BE(8)) as HashKey;
+  return md5BigInt(partitionKey) as HashKey;
 }
 
 /** Parses a decimal hash key (pattern 0|([1-9]\d{0,38})); undefined when out of [0, 2^128-1]. */

@@ -1,7 +1,11 @@
 /** Shard ids as AWS writes them: `shardId-` and a 12-digit zero-padded index (checklist 1.4). */
 export type ShardId = string & { readonly __brand: 'ShardId' };
 
+const shardIds: ShardId[] = [];
+
 export function shardIdOf(index: number): ShardId {
+  // Called for every record written; the strings are worth keeping.
+  if (index < 100_000) return (shardIds[index] ??= `shardId-${String(index).padStart(12, '0')}` as ShardId);
   return `shardId-${String(index).padStart(12, '0')}` as ShardId;
 }
 

@@ -457,11 +457,13 @@ export class StreamsService {
       return;
     }
     const newShards: ShardMeta[] = [];
+    const closed: number[] = [];
     await this.update(st, (cur) => {
       let shards = [...cur.shards];
       let nextIndex = cur.nextShardIndex;
       let extra: Partial<StreamMeta> = {};
       const close = (index: number): void => {
+        closed.push(index);
         const rt = st.shards.get(index);
         shards = shards.map((s) =>
           s.index === index ? { ...s, closedMs: now, endPosition: (rt ? rt.next : 1n).toString() } : s,
@@ -543,6 +545,8 @@ export class StreamsService {
       return out;
     });
     for (const s of newShards) await this.#initRuntime(st, s);
+    // Readers waiting on a shard that just closed (SubscribeToShard) send its end at once.
+    for (const index of closed) st.shards.get(index)?.notify();
   }
 
   async #removeStream(st: StreamState): Promise<void> {
@@ -700,7 +704,10 @@ export class StreamsService {
           const ref = { streamId: st.meta.id, shardIndex: s.index };
           const at = await this.storage.log.positionAtTime(ref, cutoff);
           const rt = st.shards.get(s.index);
-          const before = at ?? rt?.durable ?? 0n;
+          // Keep the newest record even when it has expired: it is what tells the position to
+          // continue from after a restart, so sequence numbers never go backwards. Reads skip it.
+          const newest = (rt?.durable ?? 1n) - 1n;
+          const before = at === undefined || at > newest ? newest : at;
           if (before > 1n) await this.storage.log.trim(ref, before);
         }
         if (st.meta.mode === StreamMode.ON_DEMAND) await this.#scaleOnDemand(st);

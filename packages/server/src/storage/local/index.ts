@@ -7,7 +7,8 @@
  *         so a shard is one contiguous, position-ordered key range, and trimming is a range delete.
  *   value (13 + n)    format u8 (=1) | arrivalMs u48 BE | keyId u32 BE | partition key length u16 BE
  *                     | partition key (UTF-8) | data
- *   Both are raw bytes (`encoding`/`keyEncoding: 'binary'`): no msgpack, no structured clone.
+ *   Both are raw bytes written as they are and read through our own codec (logKeyCodec,
+ *   logValueCodec): no msgpack, no structured clone, one copy of the data per record read.
  *
  * `meta`: MetaStore records. key = the record key in UTF-8 (byte order = `list` order),
  *   value = version u48 BE | JSON of the value.
@@ -29,13 +30,18 @@
  * transaction, so after a crash an append is there entirely or not at all, and LMDB's copy-on-write
  * B-tree with a synced meta page never exposes a half-written record.
  *
- * Memory. No `mapSize`: lmdb-js starts with a small map and doubles it as the file grows (its
- * addition to mdb_page_alloc). The map is read-only (no `useWritemap`): dirty pages live in malloc'd
- * buffers only until commit and are written with pwrite, so the JS heap and RssAnon stay flat as the
- * store grows. `noReadAhead` (MADV_RANDOM) stops the kernel from pulling whole read-ahead windows of
- * the file into the page cache for every B-tree page fault. Pages of the map that *are* touched still
- * count as RssFile until the kernel reclaims them: that part is clean page cache, measured
- * separately by bench/storage.mjs.
+ * Memory. The map is read-only (no `useWritemap`): dirty pages live in malloc'd buffers only until
+ * commit and are written with pwrite, so RssAnon stays flat as the store grows (~60 MiB measured
+ * at 1 M and 10 M records). `mapSize` is 1 TiB of address space, not of disk: without writemap
+ * LMDB never extends the file to the map size. We do not let lmdb-js grow the map from its 128 KiB
+ * default: its growth (mdb_page_alloc, mdb_env_set_mapsize in its fork of mdb.c) deliberately
+ * never unmaps the previous map, so every doubling leaves one more mapping of data.mdb behind,
+ * still holding its resident pages (measured: 11 mappings and 400 MiB of RssFile for a 235 MiB
+ * file at 1 M records). Beyond 1 TiB lmdb-js still grows it. `noReadAhead` (MADV_RANDOM) keeps a
+ * B-tree page fault from reading a whole read-ahead window from disk. Pages of the map that are
+ * touched count as RssFile until the kernel reclaims them: that is clean, shared page cache of
+ * data.mdb (the writer re-reads each leaf it appends to, so it tracks the file size), not
+ * process memory; bench/storage.mjs reports RssAnon and RssFile separately.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,6 +76,7 @@ export async function openLocalStorage(options: LocalStorageOptions): Promise<St
     noSubdir: false,
     overlappingSync: false,
     noReadAhead: true,
+    mapSize: 2 ** 40,
     maxDbs: 4,
   };
   const root: RootDatabase = open(lmdbOptions);
@@ -356,6 +363,7 @@ class LmdbLogStore implements LogStore {
 
   async positionAtTime(shard: ShardRef, atMs: number): Promise<bigint | undefined> {
     checkShard(shard);
+    if (Number.isNaN(atMs)) throw new RangeError('atMs must be a number of epoch milliseconds, not NaN');
     const end = shardHigh(shard);
     const first = this.#firstFrom(shard, 0n, end);
     if (first === undefined) return undefined;

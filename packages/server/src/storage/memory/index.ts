@@ -143,6 +143,7 @@ class MemoryLogStore implements LogStore {
   async positionAtTime(shard: ShardRef, atMs: number): Promise<bigint | undefined> {
     checkOpen(this.#state);
     checkShard(shard);
+    if (Number.isNaN(atMs)) throw new RangeError('atMs must be a number of epoch milliseconds, not NaN');
     const records = this.#shards.get(shardId(shard)) ?? [];
     // Arrival is non-decreasing within a shard, so the first record at or after atMs is found by bisection.
     let lo = 0;

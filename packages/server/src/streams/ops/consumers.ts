@@ -1,6 +1,6 @@
 import { errors } from '../../core/errors.js';
 import type { OpContext } from '../context.js';
-import type { StreamState } from '../service.js';
+import type { StreamsService, StreamState } from '../service.js';
 import type { ConsumerMeta } from '../types.js';
 import { checkTags } from './create-stream.js';
 import { issueToken, openToken } from './next-token.js';
@@ -8,6 +8,15 @@ import { issueToken, openToken } from './next-token.js';
 /** Consumers per stream (Provisioned and On-demand Standard) and at once in CREATING (checklist 1.6). */
 export const MAX_CONSUMERS = 20;
 const MAX_CREATING = 5;
+
+/** The creation second of the last ARN issued per stream id and consumer name (this process). */
+const issuedByService = new WeakMap<StreamsService, Map<string, number>>();
+
+function lastIssued(svc: StreamsService): Map<string, number> {
+  let m = issuedByService.get(svc);
+  if (!m) issuedByService.set(svc, (m = new Map()));
+  return m;
+}
 
 function render(c: ConsumerMeta) {
   return { ConsumerName: c.name, ConsumerARN: c.arn, ConsumerStatus: c.status, ConsumerCreationTimestamp: c.createdMs };
@@ -66,9 +75,18 @@ export async function registerStreamConsumer(input: { StreamARN: string; Consume
   if (input.Tags) checkTags(input.Tags, Object.keys(input.Tags).length);
   const now = svc.clock.now();
   // Consumer ARNs carry the creation time, so a re-registered name gets a new ARN (checklist 1.4).
+  // Within the same second (possible here, where deregistration can be immediate) the second is
+  // bumped past the last one issued for the name, so that no ARN ever names two consumers.
+  const issued = lastIssued(svc);
+  const nameKey = `${m.id}/${input.ConsumerName}`;
+  const nowSec = Math.floor(now / 1000);
+  const sec = Math.max(nowSec, (issued.get(nameKey) ?? -1) + 1);
+  // Only seconds not yet past can collide; the rest is forgotten.
+  if (issued.size > 100) for (const [k, v] of issued) if (v < nowSec) issued.delete(k);
+  issued.set(nameKey, sec);
   const consumer: ConsumerMeta = {
     name: input.ConsumerName,
-    arn: `${m.arn}/consumer/${input.ConsumerName}:${Math.floor(now / 1000)}`,
+    arn: `${m.arn}/consumer/${input.ConsumerName}:${sec}`,
     createdMs: now,
     status: 'CREATING',
     dueMs: now + svc.options.stateDelayMs,
@@ -87,7 +105,8 @@ export async function deregisterStreamConsumer(input: { StreamARN?: string; Cons
     ...cur,
     consumers: cur.consumers.map((c) => (c.arn === consumer.arn ? { ...c, status: 'DELETING' as const, dueMs: svc.clock.now() + svc.options.stateDelayMs } : c)),
   }));
-  svc.endSubscriptions(consumer.arn);
+  // Its subscriptions end at once, with the error a new call would get (checklist 1.3).
+  svc.endSubscriptions(consumer.arn, errors.ResourceNotFoundException(`Consumer ${consumer.arn} under stream ${st.meta.arn} was deregistered.`));
   await svc.settle(st);
   return undefined;
 }

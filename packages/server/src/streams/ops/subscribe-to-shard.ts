@@ -1,10 +1,12 @@
 import { AwsError, errors } from '../../core/errors.js';
 import { parseShardId, shardIdOf } from '../../core/ids.js';
-import { CborTagged, encodeCbor } from '../../wire/cbor.js';
+import { encodeCbor } from '../../wire/cbor.js';
 import { EventStreamOutput } from '../../wire/dispatch.js';
-import { encodeEvent, encodeException } from '../../wire/event-stream.js';
+import { encodeEvent, encodeEventMessage } from '../../wire/event-stream.js';
+import { model as kinesisModel } from '../../wire/generated/kinesis.js';
+import { encodeShape } from '../../wire/shapes.js';
 import type { OpContext } from '../context.js';
-import type { StreamsService, StreamState, Subscription } from '../service.js';
+import type { ShardRuntime, StreamsService, StreamState, Subscription } from '../service.js';
 import { MiB, TokenBucket } from '../throttle.js';
 import type { ShardMeta } from '../types.js';
 import { findConsumer } from './consumers.js';
@@ -23,13 +25,38 @@ interface Input {
 /** A subscription lasts at most 5 minutes; a second call within 5 s is refused (checklist 1.3). */
 export const SUBSCRIPTION_MS = 5 * 60_000;
 export const RESUBSCRIBE_MS = 5_000;
-/** Dedicated read throughput per consumer and shard. */
+/** Dedicated read throughput per consumer and shard (checklist 1.3), with one second of burst. */
 const BYTES_PER_SEC = 2 * MiB;
+/** How often a subscription in throughput debt looks again (real time). */
+const THROTTLE_POLL_MS = 100;
 /** Records per event are capped by size so that events stay small and latency low. */
 const EVENT_MAX_BYTES = 1 * MiB;
 const EVENT_MAX_RECORDS = 10_000;
 
-const recentStarts = new WeakMap<StreamsService, Map<string, number>>();
+/**
+ * What outlives one subscription of a consumer to a shard: when it last started (the 5-second
+ * rule) and its throughput bucket, so that re-subscribing does not reset the 2 MiB/s budget.
+ */
+interface Slot {
+  lastStartMs: number;
+  readonly bucket: TokenBucket;
+}
+const slotsByService = new WeakMap<StreamsService, Map<string, Slot>>();
+
+function slotsOf(svc: StreamsService): Map<string, Slot> {
+  let slots = slotsByService.get(svc);
+  if (!slots) slotsByService.set(svc, (slots = new Map()));
+  return slots;
+}
+
+/**
+ * Forgets slots that can no longer refuse a call (started 5 s ago or more, no live subscription).
+ * Runs when the map outgrows the live subscriptions, so it stays proportional to them.
+ */
+function sweep(svc: StreamsService, slots: Map<string, Slot>, now: number): void {
+  if (slots.size <= 2 * svc.subscriptions.size + 64) return;
+  for (const [k, s] of slots) if (now - s.lastStartMs >= RESUBSCRIBE_MS && !svc.subscriptions.has(k)) slots.delete(k);
+}
 
 export async function subscribeToShard(input: Input, ctx: OpContext) {
   const svc = ctx.streams;
@@ -44,32 +71,63 @@ export async function subscribeToShard(input: Input, ctx: OpContext) {
   }
   const key = `${consumer.arn}|${shard.index}`;
   const now = svc.clock.now();
-  let starts = recentStarts.get(svc);
-  if (!starts) recentStarts.set(svc, (starts = new Map()));
-  const last = starts.get(key);
-  if (last !== undefined && now - last < RESUBSCRIBE_MS) {
-    throw errors.ResourceInUseException(
-      `Another active subscription exists for this consumer: ${consumer.arn} and shard ${shardIdOf(shard.index)}. Wait ${RESUBSCRIBE_MS / 1000} seconds before subscribing again.`,
-    );
-  }
+  const slots = slotsOf(svc);
+  const refuseIfRecent = (slot: Slot | undefined): void => {
+    if (slot !== undefined && now - slot.lastStartMs < RESUBSCRIBE_MS) {
+      throw errors.ResourceInUseException(
+        `Another active subscription exists for this consumer: ${consumer.arn} and shard ${shardIdOf(shard.index)}. Wait ${RESUBSCRIBE_MS / 1000} seconds before subscribing again.`,
+      );
+    }
+  };
+  refuseIfRecent(slots.get(key));
   const sp = input.StartingPosition;
   const position = await startingPosition(ctx, st, shard, sp.Type, sp.SequenceNumber, sp.Timestamp);
-  if (starts.size > 10_000) for (const [k, t] of starts) if (now - t >= RESUBSCRIBE_MS) starts.delete(k);
-  starts.set(key, now);
+  sweep(svc, slots, now);
+  // Re-checked after the await: two calls racing through startingPosition must not both start.
+  const again = slots.get(key);
+  refuseIfRecent(again);
+  const bucket = again?.bucket ?? new TokenBucket(BYTES_PER_SEC, BYTES_PER_SEC, now);
+  if (again) again.lastStartMs = now;
+  else slots.set(key, { lastStartMs: now, bucket });
   // A later call takes over: the earlier one ends with ResourceInUseException (checklist 1.3).
   svc.subscriptions.get(key)?.end(
     errors.ResourceInUseException(`Subscription for consumer ${consumer.arn} and shard ${shardIdOf(shard.index)} was taken over by a newer one.`),
   );
-  const sub = new Stream(ctx, st, shard, consumer.arn, key, position, now);
+  const sub = new Stream(ctx, st, shard, consumer.arn, key, position, now, bucket);
   svc.subscriptions.set(key, sub);
   return new EventStreamOutput(sub.frames());
 }
 
+interface EventRecord {
+  SequenceNumber: string;
+  ApproximateArrivalTimestamp: number;
+  Data: Uint8Array;
+  PartitionKey: string;
+  EncryptionType?: 'KMS';
+}
+
+interface Event {
+  Records: EventRecord[];
+  ContinuationSequenceNumber?: string;
+  MillisBehindLatest: number;
+  ChildShards?: unknown[];
+}
+
+/**
+ * One SubscribeToShard call. `frames()` is pulled by the wire layer one message at a time, only
+ * when the previous one was taken by the transport (back-pressure), so a slow reader holds at most
+ * one event here. The loop sleeps until an append to the shard makes records durable (pushed at
+ * once, no polling), the heartbeat is due, the 5 minutes are up, or something ends it.
+ */
 class Stream implements Subscription {
   readonly startedMs: number;
   #ended = false;
   #reason: Error | undefined;
   #wake: (() => void) | undefined;
+  /** The final event of a closed shard, once sent. */
+  #last: Buffer | undefined;
+  /** When the last event went out (real time, for the heartbeat). */
+  #lastEmit = Date.now();
 
   constructor(
     readonly ctx: OpContext,
@@ -79,6 +137,7 @@ class Stream implements Subscription {
     readonly key: string,
     public position: bigint,
     now: number,
+    readonly bucket: TokenBucket,
   ) {
     this.startedMs = now;
   }
@@ -94,122 +153,178 @@ class Stream implements Subscription {
     const { ctx } = this;
     const svc = ctx.streams;
     const rt = svc.runtime(this.st, this.shard.index);
-    const bucket = new TokenBucket(BYTES_PER_SEC, BYTES_PER_SEC, svc.clock.now());
     const onAppend = () => this.#wake?.();
     rt.listeners.add(onAppend);
     const onAbort = () => this.end();
     ctx.signal.addEventListener('abort', onAbort);
-    let lastEmit = Date.now();
     try {
-      yield encodeEvent('initial-response', this.#payload({}), this.#contentType());
-      for (;;) {
-        if (this.#ended) break;
-        const st = await svc.byId(this.st.meta.id);
-        const shard = st?.shard(this.shard.index);
-        if (!st || !shard || !st.meta.consumers.some((c) => c.arn === this.consumerArn && c.status === 'ACTIVE')) {
-          this.#reason ??= errors.ResourceNotFoundException(`Consumer ${this.consumerArn} or its stream no longer exists.`);
-          break;
+      // Every event stream of an RPC protocol starts with the operation's non-stream output
+      // members; SubscribeToShard has none (checklist 1.3; botocore refuses a stream without it).
+      yield encodeEvent('initial-response', this.#format() === 'cbor' ? encodeCbor({}) : Buffer.from('{}'), this.#contentType());
+      try {
+        for (;;) {
+          const frame = await this.#next(rt);
+          if (frame === undefined) break;
+          yield frame;
         }
-        if (svc.clock.now() - this.startedMs >= SUBSCRIPTION_MS) break;
-        if (svc.options.throttle && !bucket.available(svc.clock.now())) {
-          await this.#sleep(100);
-          continue;
-        }
-        const { records, next } = await svc.read(st, shard, this.position, { maxRecords: EVENT_MAX_RECORDS, maxBytes: EVENT_MAX_BYTES });
-        if (records.length > 0) {
-          this.position = next;
-          let bytes = 0;
-          const out = records.map((r) => {
-            const data = svc.plain(r);
-            bytes += data.length + Buffer.byteLength(r.partitionKey);
-            return {
-              SequenceNumber: svc.sequenceNumber(shard, r.position, r.arrivalMs),
-              ApproximateArrivalTimestamp: r.arrivalMs,
-              Data: data,
-              PartitionKey: r.partitionKey,
-              ...(r.keyId !== 0 ? { EncryptionType: 'KMS' } : {}),
-            };
-          });
-          if (svc.options.throttle) bucket.charge(bytes, svc.clock.now());
-          const lastRec = records[records.length - 1]!;
-          const behind = next >= rt.durable ? 0 : Math.max(0, svc.clock.now() - lastRec.arrivalMs);
-          const ended = this.#atEnd(shard, rt.inflight);
-          // At the end of a closed shard the last event has ChildShards and no continuation
-          // sequence number: the KCL's contract (checklist 1.3).
-          yield this.#event(
-            ended
-              ? { Records: out, MillisBehindLatest: 0, ChildShards: svc.childShards(st, shard) }
-              : { Records: out, ContinuationSequenceNumber: out[out.length - 1]!.SequenceNumber, MillisBehindLatest: behind },
-          );
-          lastEmit = Date.now();
-          if (ended) return;
-          continue;
-        }
-        if (this.#atEnd(shard, rt.inflight)) {
-          yield this.#event({ Records: [], MillisBehindLatest: 0, ChildShards: svc.childShards(st, shard) });
-          return;
-        }
-        const idle = Date.now() - lastEmit;
-        if (idle >= svc.options.heartbeatMs) {
-          // Progress while idle: the continuation point is the last position read.
-          yield this.#event({ Records: [], ContinuationSequenceNumber: this.#continuation(shard), MillisBehindLatest: 0 });
-          lastEmit = Date.now();
-          continue;
-        }
-        await this.#sleep(svc.options.heartbeatMs - idle);
+      } catch (e) {
+        // Anything that fails once the stream has started reaches the client as an exception
+        // message, never as a torn connection (checklist 1.3).
+        this.#reason = e instanceof AwsError ? e : errors.InternalFailureException('Internal Service Failure');
       }
-      if (this.#reason) {
-        const type = this.#reason instanceof AwsError ? this.#reason.type : 'InternalFailureException';
-        yield encodeException(type, this.#reason.message);
-      }
+      if (this.#reason === undefined && !ctx.signal.aborted && this.#ended) this.#reason = await this.#whyEnded();
+      if (this.#reason !== undefined && !ctx.signal.aborted) yield this.#exception(this.#reason);
     } finally {
       rt.listeners.delete(onAppend);
       ctx.signal.removeEventListener('abort', onAbort);
       this.#ended = true;
+      this.#wake = undefined;
       if (svc.subscriptions.get(this.key) === this) svc.subscriptions.delete(this.key);
     }
   }
 
-  #atEnd(shard: ShardMeta, inflight: number): boolean {
-    if (shard.endPosition === undefined) return false;
-    return this.position >= BigInt(shard.endPosition) || inflight === 0 && this.position >= this.ctx.streams.runtime(this.st, shard.index).durable;
+  /** The next frame to send, or undefined when the stream is over. */
+  async #next(rt: ShardRuntime): Promise<Buffer | undefined> {
+    const svc = this.ctx.streams;
+    for (;;) {
+      if (this.#ended) return undefined;
+      const now = svc.clock.now();
+      const lifeLeft = SUBSCRIPTION_MS - (now - this.startedMs);
+      // The 5 minutes are up: the stream ends normally and the client re-subscribes (checklist 1.3).
+      if (lifeLeft <= 0) return undefined;
+      const st = await svc.byId(this.st.meta.id);
+      const shard = st?.shard(this.shard.index);
+      if (!st || !shard || !st.meta.consumers.some((c) => c.arn === this.consumerArn && c.status === 'ACTIVE')) {
+        this.#reason ??= notFound(this.consumerArn);
+        return undefined;
+      }
+      if (svc.options.throttle && !this.bucket.available(now)) {
+        await this.#sleep(Math.min(THROTTLE_POLL_MS, lifeLeft));
+        continue;
+      }
+      const durable = rt.durable;
+      const inflight = rt.inflight;
+      const { records, next } = await svc.read(st, shard, this.position, { maxRecords: EVENT_MAX_RECORDS, maxBytes: EVENT_MAX_BYTES });
+      if (this.#ended) return undefined;
+      if (records.length > 0) {
+        this.position = next;
+        let bytes = 0;
+        const out = records.map((r): EventRecord => {
+          const data = svc.plain(r);
+          bytes += data.length + Buffer.byteLength(r.partitionKey);
+          return {
+            SequenceNumber: svc.sequenceNumber(shard, r.position, r.arrivalMs),
+            ApproximateArrivalTimestamp: r.arrivalMs,
+            Data: data,
+            PartitionKey: r.partitionKey,
+            ...(r.keyId !== 0 ? { EncryptionType: 'KMS' as const } : {}),
+          };
+        });
+        if (svc.options.throttle) this.bucket.charge(bytes, svc.clock.now());
+        const lastRec = records[records.length - 1]!;
+        const behind = next >= rt.durable ? 0 : Math.max(0, svc.clock.now() - lastRec.arrivalMs);
+        this.#lastEmit = Date.now();
+        // At the end of a closed shard the last event has ChildShards and no continuation
+        // sequence number: the KCL's contract (checklist 1.3).
+        if (this.#atEnd(shard, rt)) return this.#final(st, shard, out);
+        return this.#event({ Records: out, ContinuationSequenceNumber: out[out.length - 1]!.SequenceNumber, MillisBehindLatest: behind });
+      }
+      // Nothing at or after `position` below what was durable before the read: those positions
+      // were abandoned by failed appends (or trimmed), so the read may move past them.
+      if (inflight === 0 && durable > this.position) this.position = durable;
+      if (this.#atEnd(shard, rt)) return this.#final(st, shard, []);
+      const idle = Date.now() - this.#lastEmit;
+      if (idle >= svc.options.heartbeatMs) {
+        // Progress while idle: the continuation point is the last position read.
+        this.#lastEmit = Date.now();
+        return this.#event({ Records: [], ContinuationSequenceNumber: this.#continuation(shard, rt), MillisBehindLatest: 0 });
+      }
+      await this.#sleep(Math.min(svc.options.heartbeatMs - idle, lifeLeft));
+    }
   }
 
-  /** A sequence number from which AFTER_SEQUENCE_NUMBER resumes at the current position. */
-  #continuation(shard: ShardMeta): string {
+  #final(st: StreamState, shard: ShardMeta, records: EventRecord[]): Buffer {
+    this.#ended = true;
+    this.#last = this.#event({ Records: records, MillisBehindLatest: 0, ChildShards: this.ctx.streams.childShards(st, shard) });
+    return this.#last;
+  }
+
+  /** Why the stream was ended without a reason: its consumer or stream went away, or nothing. */
+  async #whyEnded(): Promise<Error | undefined> {
+    if (this.#last !== undefined) return undefined;
+    const st = await this.ctx.streams.byId(this.st.meta.id);
+    if (!st || !st.meta.consumers.some((c) => c.arn === this.consumerArn && c.status === 'ACTIVE')) return notFound(this.consumerArn);
+    return undefined;
+  }
+
+  #atEnd(shard: ShardMeta, rt: ShardRuntime): boolean {
+    if (shard.endPosition === undefined) return false;
+    return this.position >= BigInt(shard.endPosition) || (rt.inflight === 0 && this.position >= rt.durable);
+  }
+
+  /**
+   * A sequence number from which AFTER_SEQUENCE_NUMBER resumes at the current position: the last
+   * position read, or the shard's StartingSequenceNumber when nothing was read yet.
+   */
+  #continuation(shard: ShardMeta, rt: ShardRuntime): string {
     const svc = this.ctx.streams;
-    return svc.sequenceNumber(shard, this.position - 1n, this.position > 1n ? svc.runtime(this.st, shard.index).lastArrivalMs : shard.createdMs);
+    if (this.position <= 1n) return svc.startingSequenceNumber(shard);
+    return svc.sequenceNumber(shard, this.position - 1n, rt.lastArrivalMs);
   }
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(done, Math.max(1, ms));
-      function done() {
+      const done = () => {
         clearTimeout(t);
-        resolve();
-      }
-      this.#wake = () => {
         this.#wake = undefined;
-        done();
+        resolve();
       };
+      const t = setTimeout(done, Math.max(1, ms));
+      this.#wake = done;
     });
   }
 
+  #format(): 'json' | 'cbor' {
+    return this.ctx.format;
+  }
+
+  /** Events are encoded as the request was (checklist 1.2: the Java SDK reads CBOR payloads). */
   #contentType(): string {
-    return this.ctx.format === 'cbor' ? 'application/x-amz-cbor-1.1' : 'application/json';
+    return this.#format() === 'cbor' ? 'application/x-amz-cbor-1.1' : 'application/json';
   }
 
-  #payload(v: Record<string, unknown>): Buffer {
-    return this.ctx.format === 'cbor' ? encodeCbor(v) : Buffer.from(JSON.stringify(v));
+  #event(e: Event): Buffer {
+    return encodeEvent('SubscribeToShardEvent', encodeShape(kinesisModel, 'SubscribeToShardEvent', e, this.#format()), this.#contentType());
   }
 
-  #event(e: { Records: { SequenceNumber: string; ApproximateArrivalTimestamp: number; Data: Uint8Array; PartitionKey: string; EncryptionType?: string }[]; ContinuationSequenceNumber?: string; MillisBehindLatest: number; ChildShards?: unknown[] }): Buffer {
-    const cbor = this.ctx.format === 'cbor';
-    const Records = e.Records.map((r) => ({
-      ...r,
-      ApproximateArrivalTimestamp: cbor ? new CborTagged(1, r.ApproximateArrivalTimestamp) : r.ApproximateArrivalTimestamp / 1000,
-      Data: cbor ? r.Data : Buffer.from(r.Data.buffer, r.Data.byteOffset, r.Data.byteLength).toString('base64'),
-    }));
-    return encodeEvent('SubscribeToShardEvent', this.#payload({ ...e, Records }), this.#contentType());
+  /** A modeled in-stream error (checklist 1.3); anything unmodeled goes as InternalFailureException. */
+  #exception(e: Error): Buffer {
+    const type = e instanceof AwsError && MODELED.has(e.type) ? e.type : 'InternalFailureException';
+    const body = { message: e.message };
+    return encodeEventMessage({
+      headers: {
+        ':exception-type': { type: 'string', value: type },
+        ':content-type': { type: 'string', value: this.#contentType() },
+        ':message-type': { type: 'string', value: 'exception' },
+      },
+      payload: this.#format() === 'cbor' ? encodeCbor(body) : Buffer.from(JSON.stringify(body)),
+    });
   }
+}
+
+/** The exception members of SubscribeToShardEventStream. */
+const MODELED = new Set([
+  'ResourceNotFoundException',
+  'ResourceInUseException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+  'KMSAccessDeniedException',
+  'KMSNotFoundException',
+  'KMSOptInRequired',
+  'KMSThrottlingException',
+  'InternalFailureException',
+]);
+
+function notFound(consumerArn: string): AwsError {
+  return errors.ResourceNotFoundException(`Consumer ${consumerArn} or its stream no longer exists.`);
 }

@@ -1,0 +1,270 @@
+#!/usr/bin/env node
+// Data Streams benchmark: write throughput (PutRecords through the AWS SDK, HTTP/1.1 and its
+// default HTTP/2), read throughput (GetRecords), put-to-get latency (GetRecords polling), server
+// CPU per record and RSS. Starts its own `eddy serve` (disk storage, fsync'd, throttling off) as a
+// child process so that server CPU and memory can be read from /proc, or measures a running one
+// with --endpoint (then no CPU/RSS figures unless --pid is given).
+//
+//   node bench/kinesis.mjs [--seconds 10] [--producers 4] [--shards 4] [--batch 500] [--size 100]
+//                          [--endpoint URL --pid PID] [--rss-records 10000000] [--workers]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import http from 'node:http';
+
+const here = fileURLToPath(import.meta.url);
+const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+
+function client(endpoint, transport) {
+  return new KinesisClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials,
+    maxAttempts: 1,
+    ...(transport === 'http1' ? { requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }) }) } : {}),
+  });
+}
+
+/** One producer: PutRecords of `batch` records of `size` bytes in a loop until the deadline. */
+async function produce({ endpoint, transport, streamName, batch, size, deadline, id }) {
+  const k = client(endpoint, transport);
+  const data = Buffer.alloc(size, 97 + (id % 26));
+  let records = 0;
+  let failed = 0;
+  let n = 0;
+  while (Date.now() < deadline) {
+    const Records = [];
+    for (let i = 0; i < batch; i++) Records.push({ Data: data, PartitionKey: `p${id}-${n++}` });
+    const r = await k.send(new PutRecordsCommand({ StreamName: streamName, Records }));
+    records += batch - (r.FailedRecordCount ?? 0);
+    failed += r.FailedRecordCount ?? 0;
+  }
+  k.destroy();
+  return { records, failed };
+}
+
+if (!isMainThread) {
+  produce(workerData).then((r) => parentPort.postMessage(r));
+} else {
+  await main();
+}
+
+function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (100 Hz)
+}
+
+function rssMiB(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+}
+
+function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-'));
+  const started = Date.now();
+  const child = spawn(process.execPath, [join(here, '../../packages/server/dist/src/cli/main.js'), 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (c) => reject(new Error(`eddy exited ${c}`)));
+  });
+  return { endpoint, pid: child.pid, readyMs: Date.now() - started, stop: () => { child.kill('SIGTERM'); }, dir };
+}
+
+async function main() {
+  const { values: o } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '10' },
+      producers: { type: 'string', default: '4' },
+      shards: { type: 'string', default: '4' },
+      batch: { type: 'string', default: '500' },
+      size: { type: 'string', default: '100' },
+      endpoint: { type: 'string' },
+      pid: { type: 'string' },
+      'rss-records': { type: 'string', default: '0' },
+      workers: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  });
+  const seconds = Number(o.seconds);
+  const producers = Number(o.producers);
+  const shards = Number(o.shards);
+  const batch = Number(o.batch);
+  const size = Number(o.size);
+  let server;
+  let endpoint = o.endpoint;
+  let pid = o.pid ? Number(o.pid) : undefined;
+  if (!endpoint) {
+    server = await startServer();
+    endpoint = server.endpoint;
+    pid = server.pid;
+    console.log(`eddy ready in ${server.readyMs} ms (spawn to listening) at ${endpoint}`);
+  }
+  const results = {};
+  const admin = client(endpoint, 'http1');
+  const streamName = `bench-${Date.now()}`;
+  await admin.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
+  for (let i = 0; i < 100; i++) {
+    const s = await admin.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+    if (s.StreamDescriptionSummary.StreamStatus === 'ACTIVE') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  for (const transport of ['http1', 'http2']) {
+    if (o.only && o.only !== transport && o.only !== 'write') continue;
+    const cpu0 = pid ? cpuSeconds(pid) : 0;
+    const t0 = Date.now();
+    const deadline = t0 + seconds * 1000;
+    const jobs = Array.from({ length: producers }, (_, id) => {
+      const args = { endpoint, transport, streamName, batch, size, deadline, id };
+      if (!o.workers) return produce(args);
+      return new Promise((resolve, reject) => {
+        const w = new Worker(here, { workerData: args });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    });
+    const rs = await Promise.all(jobs);
+    const elapsed = (Date.now() - t0) / 1000;
+    const records = rs.reduce((a, r) => a + r.records, 0);
+    const cpu = pid ? cpuSeconds(pid) - cpu0 : NaN;
+    results[`write-${transport}`] = {
+      recordsPerSec: Math.round(records / elapsed),
+      MiBPerSec: +((records * size) / elapsed / 1048576).toFixed(1),
+      serverCpuMicrosPerRecord: +((cpu / records) * 1e6).toFixed(2),
+      serverCpuPercent: Math.round((cpu / elapsed) * 100),
+      failed: rs.reduce((a, r) => a + r.failed, 0),
+      rssMiB: pid ? rssMiB(pid) : undefined,
+    };
+    console.log(`write ${transport}:`, JSON.stringify(results[`write-${transport}`]));
+  }
+
+  if (!o.only || o.only === 'read') {
+    const { Shards } = await admin.send(new ListShardsCommand({ StreamName: streamName }));
+    const cpu0 = pid ? cpuSeconds(pid) : 0;
+    const t0 = Date.now();
+    let total = 0;
+    const deadline = t0 + seconds * 1000;
+    await Promise.all(
+      Shards.map(async (s) => {
+        const k = client(endpoint, 'http1');
+        let { ShardIterator } = await k.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+        while (ShardIterator && Date.now() < deadline) {
+          const r = await k.send(new GetRecordsCommand({ ShardIterator, Limit: 10000 }));
+          total += r.Records.length;
+          if (r.Records.length === 0) break;
+          ShardIterator = r.NextShardIterator;
+        }
+        k.destroy();
+      }),
+    );
+    const elapsed = (Date.now() - t0) / 1000;
+    const cpu = pid ? cpuSeconds(pid) - cpu0 : NaN;
+    results.read = { recordsPerSec: Math.round(total / elapsed), records: total, serverCpuMicrosPerRecord: +((cpu / total) * 1e6).toFixed(2) };
+    console.log('read:', JSON.stringify(results.read));
+  }
+
+  if (!o.only || o.only === 'latency') {
+    // Put-to-get: one record at a time to one shard; a reader polls GetRecords with no wait.
+    const name = `${streamName}-lat`;
+    await admin.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+    await new Promise((r) => setTimeout(r, 200));
+    const w = client(endpoint, 'http1');
+    const rd = client(endpoint, 'http1');
+    let { ShardIterator } = await rd.send(new GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' }));
+    const sentAt = new Map();
+    const lat = [];
+    let stop = false;
+    const reader = (async () => {
+      while (!stop) {
+        const r = await rd.send(new GetRecordsCommand({ ShardIterator }));
+        const now = performance.now();
+        for (const rec of r.Records) {
+          const id = Buffer.from(rec.Data).toString();
+          const t = sentAt.get(id);
+          if (t !== undefined) lat.push(now - t);
+        }
+        ShardIterator = r.NextShardIterator;
+      }
+    })();
+    const n = Math.min(5000, seconds * 500);
+    for (let i = 0; i < n; i++) {
+      const id = String(i);
+      sentAt.set(id, performance.now());
+      await w.send(new PutRecordsCommand({ StreamName: name, Records: [{ Data: Buffer.from(id), PartitionKey: 'k' }] }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    stop = true;
+    await reader;
+    lat.sort((a, b) => a - b);
+    results.putToGet = { samples: lat.length, p50: +pct(lat, 50).toFixed(2), p90: +pct(lat, 90).toFixed(2), p99: +pct(lat, 99).toFixed(2), max: +lat[lat.length - 1].toFixed(2) };
+    console.log('put-to-get latency ms:', JSON.stringify(results.putToGet));
+    w.destroy();
+    rd.destroy();
+  }
+
+  const rssRecords = Number(o['rss-records']);
+  if (rssRecords > 0 && pid) {
+    // Grow the store to N records and watch the server's RSS.
+    const t0 = Date.now();
+    let written = 0;
+    let maxRss = 0;
+    const samples = [];
+    const name = `${streamName}-rss`;
+    await admin.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+    await new Promise((r) => setTimeout(r, 200));
+    const ks = Array.from({ length: producers }, () => client(endpoint, 'http1'));
+    const data = Buffer.alloc(size, 120);
+    await Promise.all(
+      ks.map(async (k, id) => {
+        let n = 0;
+        while (written < rssRecords) {
+          const Records = [];
+          for (let i = 0; i < batch; i++) Records.push({ Data: data, PartitionKey: `r${id}-${n++}` });
+          await k.send(new PutRecordsCommand({ StreamName: name, Records }));
+          written += batch;
+          if (written % 500_000 < batch) {
+            const r = rssMiB(pid);
+            maxRss = Math.max(maxRss, r.rss);
+            samples.push({ records: written, ...r });
+            console.log(`  ${written} records: rss ${r.rss.toFixed(0)} MiB (anon ${r.anon.toFixed(0)}, file ${r.file.toFixed(0)})`);
+          }
+        }
+      }),
+    );
+    results.rss = { records: written, seconds: (Date.now() - t0) / 1000, maxRssMiB: Math.round(maxRss), final: rssMiB(pid) };
+    console.log('rss:', JSON.stringify(results.rss));
+  }
+
+  admin.destroy();
+  if (server) {
+    server.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    rmSync(server.dir, { recursive: true, force: true });
+  }
+  console.log(JSON.stringify({ machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, ...results }, null, 2));
+}

@@ -1,0 +1,342 @@
+// KPL aggregation format (checklist section 2): magic F3 89 9A C2, a proto2 `AggregatedRecord`,
+// then the MD5 of the protobuf bytes. The protobuf codec is hand-written (see proto.ts) so the
+// client needs no protobuf runtime.
+import { createHash } from 'node:crypto';
+import {
+  decodeAggregatedRecord,
+  encodedRecordSize,
+  fieldSize,
+  ProtoError,
+  writeBytesField,
+  writeStringField,
+  writeTag,
+  writeVarint,
+} from './proto.js';
+
+export interface UserRecord {
+  partitionKey: string;
+  explicitHashKey?: string | undefined;
+  data: Uint8Array;
+}
+
+/** One Kinesis record as PutRecords takes it. */
+export interface KinesisRecordOut {
+  partitionKey: string;
+  explicitHashKey: string;
+  data: Buffer;
+}
+
+export interface DeaggregatedRecord {
+  partitionKey: string;
+  explicitHashKey?: string;
+  data: Buffer;
+  subSequenceNumber: number;
+  aggregated: boolean;
+}
+
+export const KPL_MAGIC: Uint8Array = Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2);
+const DIGEST_SIZE = 16;
+/** Magic + MD5 trailer: the KPL's `kFixedOverhead`. */
+export const AGGREGATION_OVERHEAD = KPL_MAGIC.length + DIGEST_SIZE;
+
+/** KPL defaults (checklist 2.2): AggregationMaxSize and AggregationMaxCount. */
+export const defaultAggregatorOptions = {
+  maxBytes: 51200,
+  maxCount: 4294967295,
+} as const satisfies AggregatorOptions;
+
+export interface AggregatorOptions {
+  /** Largest aggregated Kinesis record (data plus partition key), bytes. */
+  maxBytes?: number;
+  /** Most user records in one aggregated record. */
+  maxCount?: number;
+}
+
+const MAX_HASH_KEY = (1n << 128n) - 1n;
+
+/**
+ * The hash key Kinesis routes a record by: the explicit hash key if given (decimal), else the MD5
+ * of the partition key's UTF-8 bytes read as an unsigned big-endian 128-bit integer (checklist 2.3).
+ */
+export function effectiveHashKey(partitionKey: string, explicitHashKey?: string): bigint {
+  if (explicitHashKey !== undefined) {
+    if (!/^\d{1,39}$/.test(explicitHashKey)) throw new RangeError(`explicitHashKey: not a decimal 128-bit integer: ${explicitHashKey}`);
+    const v = BigInt(explicitHashKey);
+    if (v > MAX_HASH_KEY) throw new RangeError(`explicitHashKey: greater than 2^128 - 1: ${explicitHashKey}`);
+    return v;
+  }
+  const d = createHash('md5').update(partitionKey, 'utf8').digest();
+  return (d.readBigUInt64BE(0) << 64n) | d.readBigUInt64BE(8);
+}
+
+/**
+ * Incremental aggregation with exact size accounting (the KPL estimates; we can count exactly
+ * because proto2 sizes are known up front). Keys are deduplicated in the tables, as the KPL does.
+ */
+export class Aggregator {
+  readonly maxBytes: number;
+  readonly maxCount: number;
+  #records: UserRecord[] = [];
+  /** Per-record: index into pk table, ehk table (-1 = none), data length, encoded body size. */
+  #pkIdx: number[] = [];
+  #ehkIdx: number[] = [];
+  #pkTable: string[] = [];
+  #pkMap = new Map<string, number>();
+  #ehkTable: string[] = [];
+  #ehkMap = new Map<string, number>();
+  #protoSize = 0;
+  #firstPkBytes = 0;
+
+  constructor(options: AggregatorOptions = {}) {
+    this.maxBytes = options.maxBytes ?? defaultAggregatorOptions.maxBytes;
+    this.maxCount = options.maxCount ?? defaultAggregatorOptions.maxCount;
+    if (!Number.isInteger(this.maxBytes) || this.maxBytes < 64) throw new RangeError(`maxBytes: must be an integer ≥ 64, got ${this.maxBytes}`);
+    if (!Number.isInteger(this.maxCount) || this.maxCount < 1) throw new RangeError(`maxCount: must be an integer ≥ 1, got ${this.maxCount}`);
+  }
+
+  get count(): number {
+    return this.#records.length;
+  }
+
+  /** Size of the Kinesis record build() would return now (data + partition key bytes). */
+  get size(): number {
+    return this.#sizeWith(this.#protoSize, this.#records.length);
+  }
+
+  /** Bytes of the container format (magic + protobuf + MD5) for the records added so far. */
+  get containerSize(): number {
+    return AGGREGATION_OVERHEAD + this.#protoSize;
+  }
+
+  #sizeWith(protoSize: number, count: number): number {
+    if (count === 0) return 0;
+    if (count === 1) {
+      // build() sends a lone record raw, as the KPL does.
+      const r = this.#records[0];
+      if (r) return r.data.length + this.#firstPkBytes;
+    }
+    // Multi-record containers carry PartitionKey "a" (1 byte).
+    return AGGREGATION_OVERHEAD + protoSize + 1;
+  }
+
+  /**
+   * Adds `record` if the aggregate stays within maxBytes and maxCount; returns false (and adds
+   * nothing) otherwise. An empty aggregator always accepts, so one oversized record still moves on
+   * (it is sent raw).
+   */
+  add(record: UserRecord): boolean {
+    const count = this.#records.length;
+    if (count >= this.maxCount) return false;
+    const pk = record.partitionKey;
+    let pkIdx = this.#pkMap.get(pk);
+    let extra = 0;
+    let pkBytes = 0;
+    if (pkIdx === undefined) {
+      pkBytes = Buffer.byteLength(pk, 'utf8');
+      pkIdx = this.#pkTable.length;
+      extra += fieldSize(pkBytes);
+    }
+    let ehkIdx = -1;
+    const ehk = record.explicitHashKey;
+    let newEhk = false;
+    if (ehk !== undefined) {
+      const i = this.#ehkMap.get(ehk);
+      if (i === undefined) {
+        ehkIdx = this.#ehkTable.length;
+        newEhk = true;
+        extra += fieldSize(Buffer.byteLength(ehk, 'utf8'));
+      } else ehkIdx = i;
+    }
+    extra += fieldSize(encodedRecordSize(pkIdx, ehkIdx, record.data.length));
+    const newProto = this.#protoSize + extra;
+    if (count > 0 && AGGREGATION_OVERHEAD + newProto + 1 > this.maxBytes) return false;
+    if (count === 0) this.#firstPkBytes = pkBytes;
+    if (pkIdx === this.#pkTable.length) {
+      this.#pkTable.push(pk);
+      this.#pkMap.set(pk, pkIdx);
+    }
+    if (newEhk && ehk !== undefined) {
+      this.#ehkTable.push(ehk);
+      this.#ehkMap.set(ehk, ehkIdx);
+    }
+    this.#records.push(record);
+    this.#pkIdx.push(pkIdx);
+    this.#ehkIdx.push(ehkIdx);
+    this.#protoSize = newProto;
+    return true;
+  }
+
+  /** The records added so far, in order. */
+  records(): readonly UserRecord[] {
+    return this.#records;
+  }
+
+  /**
+   * One Kinesis record, serialised as the KPL's `KinesisRecord::serialize` does: a lone user record
+   * goes raw with its own partition key; several go in a container with PartitionKey "a" and the
+   * first record's effective hash key as ExplicitHashKey. Resets the aggregator.
+   */
+  build(): KinesisRecordOut {
+    const recs = this.#records;
+    const first = recs[0];
+    if (!first) throw new RangeError('Aggregator.build: no records');
+    let out: KinesisRecordOut;
+    if (recs.length === 1) {
+      out = {
+        partitionKey: first.partitionKey,
+        explicitHashKey: effectiveHashKey(first.partitionKey, first.explicitHashKey).toString(),
+        data: Buffer.isBuffer(first.data) ? first.data : Buffer.from(first.data.buffer, first.data.byteOffset, first.data.byteLength),
+      };
+    } else {
+      out = {
+        partitionKey: 'a',
+        explicitHashKey: effectiveHashKey(first.partitionKey, first.explicitHashKey).toString(),
+        data: this.#serialize(),
+      };
+    }
+    this.reset();
+    return out;
+  }
+
+  /** The container bytes (magic + protobuf + MD5), whatever the count. */
+  serialize(): Buffer {
+    return this.#serialize();
+  }
+
+  #serialize(): Buffer {
+    const protoSize = this.#protoSize;
+    const buf = Buffer.allocUnsafe(AGGREGATION_OVERHEAD + protoSize);
+    buf.set(KPL_MAGIC, 0);
+    let pos = KPL_MAGIC.length;
+    for (const pk of this.#pkTable) pos = writeStringField(buf, pos, 1, pk);
+    for (const ehk of this.#ehkTable) pos = writeStringField(buf, pos, 2, ehk);
+    const recs = this.#records;
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i] as UserRecord;
+      const pkIdx = this.#pkIdx[i] as number;
+      const ehkIdx = this.#ehkIdx[i] as number;
+      pos = writeTag(buf, pos, 3, 2);
+      pos = writeVarint(buf, pos, encodedRecordSize(pkIdx, ehkIdx, r.data.length));
+      pos = writeTag(buf, pos, 1, 0);
+      pos = writeVarint(buf, pos, pkIdx);
+      if (ehkIdx >= 0) {
+        pos = writeTag(buf, pos, 2, 0);
+        pos = writeVarint(buf, pos, ehkIdx);
+      }
+      pos = writeBytesField(buf, pos, 3, r.data);
+    }
+    if (pos !== KPL_MAGIC.length + protoSize) throw new Error(`aggregation: size mismatch ${pos} != ${KPL_MAGIC.length + protoSize}`);
+    createHash('md5').update(buf.subarray(KPL_MAGIC.length, pos)).digest().copy(buf, pos);
+    return buf;
+  }
+
+  reset(): void {
+    this.#records = [];
+    this.#pkIdx = [];
+    this.#ehkIdx = [];
+    this.#pkTable = [];
+    this.#pkMap.clear();
+    this.#ehkTable = [];
+    this.#ehkMap.clear();
+    this.#protoSize = 0;
+    this.#firstPkBytes = 0;
+  }
+}
+
+/**
+ * Packs `records` into one aggregated Kinesis record (always the container format, even for one
+ * record). PartitionKey follows the KPL (`KinesisRecord::partition_key`, checklist 2.1): "a" for a
+ * container of several records, the record's own key for one; ExplicitHashKey is the first
+ * record's effective hash key in decimal. No size limit is applied: use Aggregator for that.
+ */
+export function aggregate(records: readonly UserRecord[]): KinesisRecordOut {
+  const first = records[0];
+  if (!first) throw new RangeError('aggregate: records must not be empty');
+  const agg = new Aggregator({ maxBytes: Number.MAX_SAFE_INTEGER });
+  for (const r of records) agg.add(r);
+  const data = agg.serialize();
+  return {
+    partitionKey: records.length === 1 ? first.partitionKey : 'a',
+    explicitHashKey: effectiveHashKey(first.partitionKey, first.explicitHashKey).toString(),
+    data,
+  };
+}
+
+/** Byte length of `aggregate(records).data`. */
+export function aggregatedSize(records: readonly UserRecord[]): number {
+  if (records.length === 0) return 0;
+  const agg = new Aggregator({ maxBytes: Number.MAX_SAFE_INTEGER });
+  for (const r of records) agg.add(r);
+  return agg.containerSize;
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+/** Whether `data` starts with the KPL magic and is long enough to hold a digest (checklist 2.3 step 1). */
+export function isAggregated(data: Uint8Array): boolean {
+  return (
+    data.length > KPL_MAGIC.length + DIGEST_SIZE &&
+    data[0] === 0xf3 &&
+    data[1] === 0x89 &&
+    data[2] === 0x9a &&
+    data[3] === 0xc2
+  );
+}
+
+/**
+ * Splits one Kinesis record into its user records with the KCL's `AggregatorUtil` semantics
+ * (checklist 2.3): no magic, bad MD5 or bad protobuf ⇒ the record itself, not aggregated; with a
+ * shard hash range, a user record outside it drops the whole aggregate (the KCL removes those added
+ * so far and skips the rest). Where the KCL would throw (a key index past its table) we return the
+ * record as-is instead, so one malformed record cannot stop a consumer.
+ */
+export function deaggregate(
+  record: { data: Uint8Array; partitionKey: string; explicitHashKey?: string | undefined },
+  shardRange?: { start: bigint; end: bigint },
+): DeaggregatedRecord[] {
+  const data = toBuffer(record.data);
+  const asIs = (): DeaggregatedRecord[] => {
+    const r: DeaggregatedRecord = { partitionKey: record.partitionKey, data, subSequenceNumber: 0, aggregated: false };
+    if (record.explicitHashKey !== undefined) r.explicitHashKey = record.explicitHashKey;
+    return [r];
+  };
+  if (!isAggregated(data)) return asIs();
+  const end = data.length - DIGEST_SIZE;
+  const body = data.subarray(KPL_MAGIC.length, end);
+  const digest = createHash('md5').update(body).digest();
+  if (!digest.equals(data.subarray(end))) return asIs();
+  let decoded;
+  try {
+    decoded = decodeAggregatedRecord(body);
+  } catch (e) {
+    if (e instanceof ProtoError) return asIs();
+    throw e;
+  }
+  const out: DeaggregatedRecord[] = [];
+  const { pkTable, ehkTable, records } = decoded;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as (typeof records)[number];
+    const pk = pkTable[r.pkIdx];
+    if (pk === undefined) return asIs();
+    let ehk: string | undefined;
+    if (r.ehkIdx !== undefined) {
+      ehk = ehkTable[r.ehkIdx];
+      if (ehk === undefined) return asIs();
+    }
+    if (shardRange) {
+      let h: bigint;
+      try {
+        h = effectiveHashKey(pk, ehk);
+      } catch {
+        return asIs();
+      }
+      if (h < shardRange.start || h > shardRange.end) return [];
+    }
+    const u: DeaggregatedRecord = { partitionKey: pk, data: r.data, subSequenceNumber: i, aggregated: true };
+    if (ehk !== undefined) u.explicitHashKey = ehk;
+    out.push(u);
+  }
+  return out;
+}
