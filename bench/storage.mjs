@@ -1,17 +1,19 @@
-// Micro-benchmark of the local (LMDB) log store, on the compiled code (run `npx tsc -b packages/server` first).
+// Micro-benchmark of the local log store (segment files; local/log-store.ts), on the compiled code
+// (run `npx tsc -b packages/server` first).
 //
 //   node bench/storage.mjs [N=1000000] [--seconds=5] [--count-syncs]
 //
 // 1. append: 4 concurrent writers, one shard each, appends of 500 × 100-byte records, for --seconds;
-//    records/s and MiB/s of payload, and appends per commit when --count-syncs re-runs this phase
-//    under `strace -c -e fdatasync` (one fdatasync per LMDB commit: the group-commit factor).
-// 2. read: one shard from the start, in reads of 1,000 (cold: first touch of the map, JIT warm-up),
-//    then 10,000 and 1,000 records again.
+//    records/s and MiB/s of payload, and appends per round when --count-syncs re-runs this phase
+//    under `strace -c -e fdatasync` (a round fdatasyncs each touched segment file, then the commit
+//    file: the commit-file syncs, one per round, give the group-commit factor).
+// 2. read: one shard from the start, in reads of 1,000 (cold: JIT warm-up), then 10,000 and 1,000
+//    records again; then reads at the tail (put-to-get: the newest records, from the tail cache).
 // 3. positionAtTime on that shard.
 // 4. memory: keeps appending until the store holds N records, sampling RSS (total, anon, file from
 //    /proc/self/status) as it grows; then reads a whole shard and samples again.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,15 @@ function memory() {
   const kb = (k) => Number(status.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN) * 1024;
   const m = process.memoryUsage();
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), heap: m.heapUsed, external: m.external };
+}
+/** Bytes of every file under a directory. */
+function duBytes(path) {
+  let n = 0;
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    n += e.isDirectory() ? duBytes(p) : statSync(p).size;
+  }
+  return n;
 }
 const fmtMem = (m) =>
   `RSS ${mib(m.rss)} MiB (anon ${mib(m.anon)}, file ${mib(m.file)}), JS heap ${mib(m.heap)} MiB, external ${mib(m.external)} MiB`;
@@ -113,6 +124,17 @@ try {
       console.log(`read (${maxRecords} per call): ${n} records in ${dt.toFixed(2)} s = ${Math.round(n / dt)} records/s, ${mib(bytes / dt)} MiB/s payload`);
     }
 
+    // Tail reads: the newest 100 records of a shard, as a consumer that keeps up would ask.
+    {
+      const last = await storage.log.lastPosition(shard0);
+      const reads = 20_000;
+      t0 = performance.now();
+      let n = 0;
+      for (let i = 0; i < reads; i++) n += (await storage.log.read(shard0, last - 99n, { maxRecords: 100, maxBytes: Infinity })).length;
+      dt = (performance.now() - t0) / 1000;
+      console.log(`tail read (newest 100 records): ${((dt * 1e6) / reads).toFixed(1)} µs per read, ${Math.round(n / dt)} records/s`);
+    }
+
     // 3. positionAtTime on the same shard
     await timeLookups(shard0);
 
@@ -125,8 +147,7 @@ try {
       console.log(`grew to ${written} records (${Math.round((written - had) / dt)} records/s while growing)`);
     }
     global.gc?.();
-    const file = statSync(join(dir, 'lmdb', 'data.mdb')).size;
-    console.log(`after ${written} records (data.mdb ${mib(file)} MiB): ${fmtMem(memory())}`);
+    console.log(`after ${written} records (log files ${mib(duBytes(join(dir, 'log')))} MiB): ${fmtMem(memory())}`);
     console.log(`peak sampled while growing: ${fmtMem(peak)}`);
     t0 = performance.now();
     let n = 0;
@@ -162,7 +183,11 @@ if (flag('count-syncs') && !onlyAppend) {
     const appendLine = r.stdout.split('\n').find((l) => l.startsWith('append:')) ?? '';
     const appendCount = Number(appendLine.match(/\((\d+) appends of/)?.[1] ?? NaN);
     console.log(`count-syncs (under strace) ${appendLine}`);
-    console.log(`count-syncs: ${syncs} fdatasync calls for ${appendCount} appends = ${(appendCount / syncs).toFixed(2)} appends per commit`);
+    // Each round syncs every segment file it touched, then the commit file: with one writer per
+    // shard, a round of k appends makes k + 1 fdatasyncs, so k = 1 / (1 - appends per sync).
+    const perSync = appendCount / syncs;
+    console.log(`count-syncs: ${syncs} fdatasync calls for ${appendCount} appends = ${perSync.toFixed(2)} appends per fdatasync` +
+      (perSync < 1 ? ` (≈ ${(1 / (1 - perSync)).toFixed(2)} appends per round)` : ''));
     rmSync(log, { force: true });
   }
 }

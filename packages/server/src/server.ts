@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Clock, systemClock } from './core/clock.js';
+import { createFirehose, type FirehoseService } from './firehose/index.js';
+import { instrumentBinding, metricsRoute, Registry } from './metrics/index.js';
 import { openLocalStorage } from './storage/local/index.js';
 import { openMemoryStorage } from './storage/memory/index.js';
 import type { Storage } from './storage/types.js';
@@ -41,6 +43,21 @@ export interface EddyOptions {
   /** How often an idle SubscribeToShard gets an empty event. */
   readonly heartbeatMs: number;
   readonly clock: Clock;
+  /** Firehose S3 destinations: an S3-compatible endpoint; without one, buckets are directories under `s3Dir`. */
+  readonly s3Endpoint?: string | undefined;
+  readonly s3Region?: string | undefined;
+  readonly s3AccessKeyId?: string | undefined;
+  readonly s3SecretAccessKey?: string | undefined;
+  /** Path-style S3 URLs (default true). */
+  readonly s3ForcePathStyle?: boolean | undefined;
+  /** Local bucket directory when no S3 endpoint is set (default `<dataDir>/s3`). */
+  readonly s3Dir?: string | undefined;
+  /** Firehose Lambda transformation: base URL of a server speaking the Lambda Invoke API (default: none). */
+  readonly lambdaEndpoint?: string | undefined;
+  /** Firehose Lambda transformation: directory of local functions, `<dir>/<FunctionName>.mjs` exporting `handler` (default: none). */
+  readonly lambdaDir?: string | undefined;
+  /** Firehose record format conversion: the Glue Data Catalog stand-in, a JSON file of databases, tables and columns (default: none). */
+  readonly glueCatalog?: string | undefined;
   /** Where internal failures are reported. */
   readonly log: (line: string) => void;
 }
@@ -71,6 +88,8 @@ export interface Eddy {
   /** `http://host:port` (or https with TLS). */
   readonly endpoint: string;
   readonly streams: StreamsService;
+  readonly firehose: FirehoseService;
+  readonly metrics: Registry;
   readonly listener: Listener;
   close(): Promise<void>;
 }
@@ -89,6 +108,9 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
     heartbeatMs: o.heartbeatMs,
   });
   await streams.start();
+  const metrics = new Registry();
+  const firehose = await createFirehose(storage, streams, metrics, o);
+  await firehose.service.start();
 
   const creds = new Map<string, Credentials>();
   if (o.credentialsFile) for (const c of loadCredentialsFile(o.credentialsFile, o.accountId)) creds.set(c.accessKeyId, c);
@@ -96,7 +118,7 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
 
   const dispatch = createDispatcher(
     [
-      {
+      instrumentBinding({
         model: kinesisModel,
         serves: (op) => op in kinesisOperations,
         invoke: async (inv) => {
@@ -105,7 +127,8 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
           if (!op) throw new Error(`unserved operation ${inv.operation}`);
           return op(inv.input, ctx);
         },
-      },
+      }, metrics),
+      instrumentBinding(firehose.binding, metrics),
     ],
     {
       auth: o.auth,
@@ -115,6 +138,7 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
       maxBodyBytes: o.maxBodyBytes,
       now: () => o.clock.now(),
       routes: {
+        '/metrics': metricsRoute(metrics),
         '/healthz': (_req: Request, res: Response) => {
           res.writeHead(200, { 'Content-Type': 'text/plain' });
           res.end('ok\n');
@@ -132,6 +156,7 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
   try {
     listener = await listen({ host: o.host, port: o.port, tls }, dispatch);
   } catch (e) {
+    await firehose.service.close();
     await streams.close();
     await storage.close();
     throw e;
@@ -144,10 +169,13 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
     host: o.host,
     endpoint: `${scheme}://${hostForUrl}:${listener.port}`,
     streams,
+    firehose: firehose.service,
+    metrics,
     listener,
     close() {
       closed ??= (async () => {
         await listener.close();
+        await firehose.service.close();
         await streams.close();
         await storage.close();
       })();

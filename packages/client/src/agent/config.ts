@@ -70,7 +70,7 @@ export interface ServiceEndpoint {
 export interface AgentConfig {
   readonly checkpointFile: string;
   readonly checkpointTimeToLiveDays: number;
-  /** Eddy's: how often acknowledged offsets are written to the checkpoint file at most. */
+  /** Eddy's: the least time between two checkpoint writes (a write follows acknowledgements at once otherwise). */
   readonly checkpointIntervalMillis: number;
   readonly cloudwatchEmitMetrics: boolean;
   readonly kinesis: ServiceEndpoint;
@@ -88,7 +88,7 @@ export interface AgentConfig {
 export const defaultAgentConfig = {
   checkpointFileName: 'eddy-agent-checkpoints.json',
   checkpointTimeToLiveDays: 7,
-  checkpointIntervalMillis: 500,
+  checkpointIntervalMillis: 100,
   cloudwatchEmitMetrics: true,
   logLevel: 'INFO',
   logEmitInternalMetrics: false,
@@ -143,7 +143,11 @@ const notSupported: Record<string, string> = {
 };
 
 export interface LoadOptions {
-  /** Where relative paths in the file (filePattern, checkpointFile) are resolved; default: the process's working directory, as the agent does. */
+  /**
+   * Where relative paths in the file (filePattern, checkpointFile, log.file) are resolved. Default:
+   * for loadAgentConfig the configuration file's directory, for parseAgentConfig the working
+   * directory. (The Java agent resolves against its working directory, which as a service is "/".)
+   */
   readonly baseDir?: string;
   /** Where the default checkpoint file goes; default: next to the configuration file. */
   readonly configDir?: string;
@@ -165,7 +169,8 @@ export async function loadAgentConfig(path: string, options: LoadOptions = {}): 
   } catch (e) {
     throw new AgentError(AgentErrorCode.CONFIG, `${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
-  return parseAgentConfig(json, { configDir: dirname(resolve(path)), ...options });
+  const dir = dirname(resolve(path));
+  return parseAgentConfig(json, { configDir: dir, baseDir: dir, ...options });
 }
 
 /** Validates an already parsed configuration object. */
@@ -200,7 +205,7 @@ export function parseAgentConfig(json: unknown, options: LoadOptions = {}): Agen
           ? checkpointFile
           : resolve(baseDir, checkpointFile),
     checkpointTimeToLiveDays: r.int('checkpointTimeToLiveDays', defaultAgentConfig.checkpointTimeToLiveDays, 1, 3650),
-    checkpointIntervalMillis: r.int('checkpointIntervalMillis', defaultAgentConfig.checkpointIntervalMillis, 10, 600_000),
+    checkpointIntervalMillis: r.int('checkpointIntervalMillis', defaultAgentConfig.checkpointIntervalMillis, 0, 600_000),
     cloudwatchEmitMetrics: r.bool('cloudwatch.emitMetrics', defaultAgentConfig.cloudwatchEmitMetrics),
     kinesis,
     firehose,

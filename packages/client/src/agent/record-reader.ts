@@ -15,16 +15,45 @@ export interface RecordReaderOptions {
   readonly maxRecordBytes: number;
 }
 
+/**
+ * The last ANCHOR_BYTES bytes before a piece's end. Only checkpoints and copy detection look at
+ * them, so they are cut out of the chunk they came from when asked for, not for every record.
+ */
+export class Tail {
+  #before: Buffer;
+  #chunk: Buffer | undefined;
+  #rel: number;
+  constructor(before: Buffer, chunk?: Buffer, rel = 0) {
+    this.#before = before;
+    this.#chunk = chunk;
+    this.#rel = rel;
+  }
+  get bytes(): Buffer {
+    const chunk = this.#chunk;
+    if (chunk === undefined) return this.#before;
+    const rel = this.#rel;
+    const b =
+      rel >= ANCHOR_BYTES
+        ? Buffer.from(chunk.subarray(rel - ANCHOR_BYTES, rel))
+        : Buffer.concat([this.#before.subarray(Math.max(0, this.#before.length - (ANCHOR_BYTES - rel))), chunk.subarray(0, rel)]);
+    this.#before = b;
+    this.#chunk = undefined;
+    return b;
+  }
+}
+
+export const NO_TAIL = new Tail(Buffer.alloc(0));
+
 export type Piece =
-  | { readonly kind: 'record'; readonly start: number; readonly end: number; readonly data: Buffer; readonly tail: Buffer }
-  | { readonly kind: 'skip'; readonly start: number; readonly end: number; readonly tail: Buffer; readonly reason: 'header' | 'footer' };
+  | { readonly kind: 'record'; readonly start: number; readonly end: number; readonly data: Buffer; readonly tail: Tail }
+  | { readonly kind: 'skip'; readonly start: number; readonly end: number; readonly tail: Tail; readonly reason: 'header' | 'footer' };
 
 interface Pending {
   start: number;
   end: number;
   parts: Buffer[];
   length: number;
-  tail: Buffer;
+  tail: Tail;
 }
 
 export class RecordReader {
@@ -68,25 +97,17 @@ export class RecordReader {
   push(chunk: Buffer): Piece[] {
     const out: Piece[] = [];
     const chunkStart = this.#offset;
-    const tailAt = (abs: number): Buffer => {
-      const rel = abs - chunkStart;
-      if (rel >= ANCHOR_BYTES) return Buffer.from(chunk.subarray(rel - ANCHOR_BYTES, rel));
-      const keep = this.#rolling.subarray(Math.max(0, this.#rolling.length - (ANCHOR_BYTES - rel)));
-      return Buffer.concat([keep, chunk.subarray(0, rel)]);
-    };
+    const before = this.#rolling;
     let pos = 0;
     while (pos < chunk.length) {
       const nl = chunk.indexOf(0x0a, pos);
       const segEnd = nl < 0 ? chunk.length : nl + 1;
       this.#appendToLine(chunk.subarray(pos, segEnd));
       pos = segEnd;
-      if (nl >= 0) {
-        const end = chunkStart + segEnd;
-        this.#completeLine(end, tailAt(end), out);
-      }
+      if (nl >= 0) this.#completeLine(chunkStart + segEnd, new Tail(before, chunk, segEnd), out);
     }
     this.#offset = chunkStart + chunk.length;
-    this.#rolling = tailAt(this.#offset);
+    this.#rolling = new Tail(before, chunk, chunk.length).bytes;
     return out;
   }
 
@@ -101,7 +122,7 @@ export class RecordReader {
    */
   flush(partialLine: boolean): Piece[] {
     const out: Piece[] = [];
-    if (partialLine && this.#lineLength > 0) this.#completeLine(this.#offset, Buffer.from(this.#rolling), out);
+    if (partialLine && this.#lineLength > 0) this.#completeLine(this.#offset, new Tail(this.#rolling), out);
     this.#emitPending(out);
     return out;
   }
@@ -113,9 +134,10 @@ export class RecordReader {
     this.#lineLength += seg.length;
   }
 
-  #completeLine(end: number, tail: Buffer, out: Piece[]): void {
+  #completeLine(end: number, tail: Tail, out: Piece[]): void {
     const start = this.#lineStart;
-    const bytes = this.#lineParts.length === 1 ? Buffer.from(this.#lineParts[0] as Buffer) : Buffer.concat(this.#lineParts);
+    // A view of the chunk, not a copy: the chunk stays alive until its records are acknowledged.
+    const bytes = this.#lineParts.length === 1 ? (this.#lineParts[0] as Buffer) : Buffer.concat(this.#lineParts);
     this.#lineParts = [];
     this.#lineLength = 0;
     this.#lineStart = end;

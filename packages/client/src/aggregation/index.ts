@@ -73,16 +73,20 @@ export function effectiveHashKey(partitionKey: string, explicitHashKey?: string)
  * Incremental aggregation with exact size accounting (the KPL estimates; we can count exactly
  * because proto2 sizes are known up front). Keys are deduplicated in the tables, as the KPL does.
  */
-export class Aggregator {
+export class Aggregator<R extends UserRecord = UserRecord> {
   readonly maxBytes: number;
   readonly maxCount: number;
-  #records: UserRecord[] = [];
-  /** Per-record: index into pk table, ehk table (-1 = none), data length, encoded body size. */
-  #pkIdx: number[] = [];
-  #ehkIdx: number[] = [];
+  #records: R[] = [];
+  // Per record: index into the partition key table and into the hash key table (-1: none). The
+  // tables and index arrays are reused from one aggregate to the next (only #records is handed out).
+  #pkIdx = new Int32Array(64);
+  #ehkIdx = new Int32Array(64);
   #pkTable: string[] = [];
+  #pkBytes = new Int32Array(64);
+  #pkCount = 0;
   #pkMap = new Map<string, number>();
   #ehkTable: string[] = [];
+  #ehkCount = 0;
   #ehkMap = new Map<string, number>();
   #protoSize = 0;
   #firstPkBytes = 0;
@@ -124,16 +128,17 @@ export class Aggregator {
    * nothing) otherwise. An empty aggregator always accepts, so one oversized record still moves on
    * (it is sent raw).
    */
-  add(record: UserRecord): boolean {
+  add(record: R): boolean {
     const count = this.#records.length;
     if (count >= this.maxCount) return false;
     const pk = record.partitionKey;
     let pkIdx = this.#pkMap.get(pk);
     let extra = 0;
     let pkBytes = 0;
+    const newPk = pkIdx === undefined;
     if (pkIdx === undefined) {
       pkBytes = Buffer.byteLength(pk, 'utf8');
-      pkIdx = this.#pkTable.length;
+      pkIdx = this.#pkCount;
       extra += fieldSize(pkBytes);
     }
     let ehkIdx = -1;
@@ -142,7 +147,7 @@ export class Aggregator {
     if (ehk !== undefined) {
       const i = this.#ehkMap.get(ehk);
       if (i === undefined) {
-        ehkIdx = this.#ehkTable.length;
+        ehkIdx = this.#ehkCount;
         newEhk = true;
         extra += fieldSize(Buffer.byteLength(ehk, 'utf8'));
       } else ehkIdx = i;
@@ -151,23 +156,31 @@ export class Aggregator {
     const newProto = this.#protoSize + extra;
     if (count > 0 && AGGREGATION_OVERHEAD + newProto + 1 > this.maxBytes) return false;
     if (count === 0) this.#firstPkBytes = pkBytes;
-    if (pkIdx === this.#pkTable.length) {
-      this.#pkTable.push(pk);
+    if (newPk) {
+      if (pkIdx >= this.#pkBytes.length) this.#pkBytes = grow(this.#pkBytes);
+      this.#pkTable[pkIdx] = pk;
+      this.#pkBytes[pkIdx] = pkBytes;
+      this.#pkCount++;
       this.#pkMap.set(pk, pkIdx);
     }
     if (newEhk && ehk !== undefined) {
-      this.#ehkTable.push(ehk);
+      this.#ehkTable[ehkIdx] = ehk;
+      this.#ehkCount++;
       this.#ehkMap.set(ehk, ehkIdx);
     }
+    if (count >= this.#pkIdx.length) {
+      this.#pkIdx = grow(this.#pkIdx);
+      this.#ehkIdx = grow(this.#ehkIdx);
+    }
     this.#records.push(record);
-    this.#pkIdx.push(pkIdx);
-    this.#ehkIdx.push(ehkIdx);
+    this.#pkIdx[count] = pkIdx;
+    this.#ehkIdx[count] = ehkIdx;
     this.#protoSize = newProto;
     return true;
   }
 
-  /** The records added so far, in order. */
-  records(): readonly UserRecord[] {
+  /** The records added so far, in order (the array is not reused after build() or reset()). */
+  records(): readonly R[] {
     return this.#records;
   }
 
@@ -208,13 +221,20 @@ export class Aggregator {
     const buf = Buffer.allocUnsafe(AGGREGATION_OVERHEAD + protoSize);
     buf.set(KPL_MAGIC, 0);
     let pos = KPL_MAGIC.length;
-    for (const pk of this.#pkTable) pos = writeStringField(buf, pos, 1, pk);
-    for (const ehk of this.#ehkTable) pos = writeStringField(buf, pos, 2, ehk);
+    const pkTable = this.#pkTable;
+    const pkBytes = this.#pkBytes;
+    for (let i = 0; i < this.#pkCount; i++) pos = writeStringField(buf, pos, 1, pkTable[i] as string, pkBytes[i] as number);
+    for (let i = 0; i < this.#ehkCount; i++) {
+      const ehk = this.#ehkTable[i] as string;
+      pos = writeStringField(buf, pos, 2, ehk, Buffer.byteLength(ehk, 'utf8'));
+    }
     const recs = this.#records;
+    const pkIdxs = this.#pkIdx;
+    const ehkIdxs = this.#ehkIdx;
     for (let i = 0; i < recs.length; i++) {
-      const r = recs[i] as UserRecord;
-      const pkIdx = this.#pkIdx[i] as number;
-      const ehkIdx = this.#ehkIdx[i] as number;
+      const r = recs[i] as R;
+      const pkIdx = pkIdxs[i] as number;
+      const ehkIdx = ehkIdxs[i] as number;
       pos = writeTag(buf, pos, 3, 2);
       pos = writeVarint(buf, pos, encodedRecordSize(pkIdx, ehkIdx, r.data.length));
       pos = writeTag(buf, pos, 1, 0);
@@ -232,15 +252,20 @@ export class Aggregator {
 
   reset(): void {
     this.#records = [];
-    this.#pkIdx = [];
-    this.#ehkIdx = [];
-    this.#pkTable = [];
+    // Stale table entries stay until overwritten; #pkCount and #ehkCount bound what is read.
+    this.#pkCount = 0;
     this.#pkMap.clear();
-    this.#ehkTable = [];
+    this.#ehkCount = 0;
     this.#ehkMap.clear();
     this.#protoSize = 0;
     this.#firstPkBytes = 0;
   }
+}
+
+function grow(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /**
@@ -252,7 +277,7 @@ export class Aggregator {
 export function aggregate(records: readonly UserRecord[]): KinesisRecordOut {
   const first = records[0];
   if (!first) throw new RangeError('aggregate: records must not be empty');
-  const agg = new Aggregator({ maxBytes: Number.MAX_SAFE_INTEGER });
+  const agg = new Aggregator<UserRecord>({ maxBytes: Number.MAX_SAFE_INTEGER });
   for (const r of records) agg.add(r);
   const data = agg.serialize();
   return {

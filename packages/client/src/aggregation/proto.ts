@@ -47,11 +47,11 @@ export function writeTag(buf: Buffer, pos: number, field: number, wireType: numb
   return writeVarint(buf, pos, (field << 3) | wireType);
 }
 
-export function writeStringField(buf: Buffer, pos: number, field: number, s: string): number {
+/** `len` is the UTF-8 byte length of `s` (callers know it already). */
+export function writeStringField(buf: Buffer, pos: number, field: number, s: string, len: number): number {
   pos = writeTag(buf, pos, field, 2);
-  // ASCII fast path: most keys are; byteLength equals length then.
-  const len = Buffer.byteLength(s, 'utf8');
   pos = writeVarint(buf, pos, len);
+  // ASCII fast path (most keys): a loop beats a native call for short strings.
   if (len === s.length && len < 64) {
     for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
     return pos + len;

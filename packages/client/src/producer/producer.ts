@@ -1,17 +1,25 @@
 // The producer: user records -> per-shard aggregation -> PutRecords batches -> retries.
 // Mirrors the KPL's pipeline (Aggregator, Collector, Limiter, Retrier; checklist 2) in one event
 // loop: the expensive parts (MD5, serialisation) happen once per record or once per aggregate.
-import { hash as cryptoHash, createHash } from 'node:crypto';
-import { PutRecordsCommand, type PutRecordsRequestEntry, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { AGGREGATION_OVERHEAD, Aggregator } from '../aggregation/index.js';
 import { ProducerError, ProducerErrorCode } from './errors.js';
+import { FastBody } from './fast-body.js';
 import { MAX_RECORD_BYTES, type ResolvedOptions, resolveOptions } from './options.js';
 import { ShardRateLimiter } from './rate-limiter.js';
-import { hashKeyHex, type ShardInfo, ShardMap } from './shard-map.js';
+import { bigintWords, md5Words, out, wordsBigint } from './hash-key.js';
+import { inShard, type ShardInfo, ShardMap } from './shard-map.js';
 import type { Producer, ProducerMetrics, ProducerOptions, ProducerRecord, PutResult } from './types.js';
 
 /** Concurrent PutRecords calls (KPL MaxConnections, checklist 2.2). */
 const MAX_CONCURRENT_REQUESTS = 24;
+/**
+ * A full aggregate goes out at once while fewer than this many calls are in flight, instead of
+ * waiting for a full PutRecords batch or the linger time: batches grow by themselves when the
+ * pipe is busy, and records (which survive the young generation otherwise, see bench/) leave the
+ * buffers in milliseconds when it is not. Lone records still wait for lingerMs.
+ */
+const EAGER_MAX_IN_FLIGHT = 2;
 /** Latency samples kept for the percentiles in metrics(). */
 const LATENCY_SAMPLES = 4096;
 const MAX_HASH_KEY = (1n << 128n) - 1n;
@@ -19,20 +27,20 @@ const MAX_HASH_KEY = (1n << 128n) - 1n;
 const FATAL_CALL_ERRORS = new Set(['InvalidArgumentException', 'ValidationException', 'SerializationException']);
 const THROTTLE_ERRORS = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException', 'ThrottlingException']);
 
-const md5hex: (s: string) => string =
-  typeof cryptoHash === 'function' ? (s) => cryptoHash('md5', s, 'hex') : (s) => createHash('md5').update(s, 'utf8').digest('hex');
 
 /** A user record on its way. */
 interface Rec {
   partitionKey: string;
   explicitHashKey: string | undefined;
   data: Buffer;
-  /** Effective hash key, 32-digit hex (compares as a number). */
-  hex: string;
+  /** Effective hash key as biased words (hash-key.ts). */
+  h0: number;
+  h1: number;
+  h2: number;
+  h3: number;
   /** data + partition key bytes: what back-pressure and the record size limit count. */
   size: number;
   putAt: number;
-  deadline: number;
   attempts: number;
   gen: number;
   lastError: unknown;
@@ -52,14 +60,15 @@ interface KRec {
   /** data + partition key bytes, as the PutRecords limit counts. */
   size: number;
   aggregated: boolean;
+  /** An aggregate sealed because it was full (see EAGER_MAX_IN_FLIGHT). */
+  full: boolean;
   dueAt: number;
   mapVersion: number;
 }
 
 interface ShardBuf {
   shard: ShardInfo;
-  agg: Aggregator | undefined;
-  aggRecs: Rec[];
+  agg: Aggregator<Rec> | undefined;
   aggOldest: number;
   ready: KRec[];
   readyHead: number;
@@ -101,6 +110,7 @@ class KinesisProducer implements Producer {
   readonly #map: ShardMap;
   readonly #limiter: ShardRateLimiter;
   readonly #abort = new AbortController();
+  readonly #body = new FastBody(true);
 
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -111,6 +121,7 @@ class KinesisProducer implements Producer {
   #bufs = new Map<string, ShardBuf>();
   #readyCount = 0;
   #readyBytes = 0;
+  #fullReady = 0;
   #keys = new Map<string, KeyState>();
   #waiters: Waiter[] = [];
   #waitersHead = 0;
@@ -127,6 +138,9 @@ class KinesisProducer implements Producer {
 
   // Flush bookkeeping: records counted per generation; flush() waits for its generation.
   #gen = 0;
+  /** Unsettled records of the current generation (the common case, kept out of the map). */
+  #genCount = 0;
+  /** Unsettled records of earlier generations (only after flush()). */
   #genCounts = new Map<number, number>();
   #flushWaiters: { gen: number; resolve: () => void }[] = [];
   #urgent = 0;
@@ -163,20 +177,21 @@ class KinesisProducer implements Producer {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = new Promise<PutResult>((resolve, reject) => {
-      rec.resolve = resolve;
-      rec.reject = reject;
-    });
-    this.#genCounts.set(rec.gen, (this.#genCounts.get(rec.gen) ?? 0) + 1);
+    const p = new Promise<PutResult>(capture);
+    rec.resolve = captured.resolve;
+    rec.reject = captured.reject;
+    this.#genCount++;
     if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
       // Back-pressure: wait (FIFO) until enough in-flight bytes are settled.
-      this.#waiters.push({ rec, go: () => this.#accept(rec) });
-    } else this.#accept(rec);
+      this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
+    } else this.#accept(rec, false);
     return p;
   }
 
   async flush(): Promise<void> {
     const gen = this.#gen++;
+    if (this.#genCount > 0) this.#genCounts.set(gen, this.#genCount);
+    this.#genCount = 0;
     if (!this.#hasUnsettled(gen)) return;
     const done = new Promise<void>((resolve) => this.#flushWaiters.push({ gen, resolve }));
     this.#urgent++;
@@ -222,25 +237,28 @@ class KinesisProducer implements Producer {
     if (typeof r.data === 'string') data = Buffer.from(r.data, 'utf8');
     else if (r.data instanceof Uint8Array) data = Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
     else throw invalid('data: must be a Uint8Array or a string');
-    let hex: string;
     const ehk = r.explicitHashKey;
+    let pkBytes: number;
     if (ehk !== undefined) {
       if (typeof ehk !== 'string' || !/^\d{1,39}$/.test(ehk) || BigInt(ehk) > MAX_HASH_KEY) {
         throw invalid(`explicitHashKey: must be a decimal integer from 0 to 2^128 - 1, got ${JSON.stringify(ehk)}`);
       }
-      hex = hashKeyHex(BigInt(ehk));
-    } else hex = md5hex(pk);
-    const size = data.length + Buffer.byteLength(pk, 'utf8');
+      bigintWords(BigInt(ehk));
+      pkBytes = Buffer.byteLength(pk, 'utf8');
+    } else pkBytes = md5Words(pk);
+    const size = data.length + pkBytes;
     if (size > MAX_RECORD_BYTES) throw invalid(`data: record of ${size} bytes (data + partition key) exceeds the ${MAX_RECORD_BYTES}-byte record limit`);
     const now = performance.now();
     return {
       partitionKey: pk,
       explicitHashKey: ehk,
       data,
-      hex,
+      h0: out[0] as number,
+      h1: out[1] as number,
+      h2: out[2] as number,
+      h3: out[3] as number,
       size,
       putAt: now,
-      deadline: now + this.#o.recordTtlMs,
       attempts: 0,
       gen: this.#gen,
       lastError: undefined,
@@ -252,10 +270,10 @@ class KinesisProducer implements Producer {
   }
 
   /** The record now counts against maxInFlightBytes and enters the pipeline. */
-  #accept(rec: Rec): void {
+  #accept(rec: Rec, waited: boolean): void {
     if (rec.done) return;
     this.#inFlightBytes += rec.size;
-    if (performance.now() >= rec.deadline) {
+    if (waited && performance.now() >= this.#deadline(rec)) {
       this.#expire(rec);
       return;
     }
@@ -309,44 +327,54 @@ class KinesisProducer implements Producer {
   // ---- routing and aggregation ----
 
   #route(rec: Rec): void {
-    const shard = this.#map.ready ? this.#map.lookup(rec.hex) : undefined;
+    const shard = this.#map.ready ? this.#map.lookup(rec.h0, rec.h1, rec.h2, rec.h3) : undefined;
     if (!shard) {
       this.#park(rec);
       return;
     }
     const buf = this.#buf(shard);
-    if (buf.agg) {
-      if (!buf.agg.add(rec)) {
-        this.#seal(buf);
-        buf.agg.add(rec);
+    const agg = buf.agg;
+    if (agg) {
+      if (!agg.add(rec)) {
+        this.#seal(buf, true);
+        agg.add(rec);
       }
-      if (buf.aggRecs.length === 0) {
+      if (agg.count === 1) {
         buf.aggOldest = rec.putAt;
         this.#armLinger(rec.putAt + this.#o.lingerMs);
       }
-      buf.aggRecs.push(rec);
-      if (this.#urgent > 0 || buf.aggRecs.length >= (buf.agg.maxCount)) this.#seal(buf);
+      if (this.#urgent > 0) this.#seal(buf);
     } else {
       this.#pushReady(buf, this.#single(rec, shard.shardId));
       this.#armLinger(rec.putAt + this.#o.lingerMs);
     }
-    if (this.#readyCount >= this.#o.maxBatchRecords || this.#readyBytes >= this.#o.maxBatchBytes || this.#urgent > 0) this.#drain();
+    if (this.#sendable()) this.#drain();
+  }
+
+  /** Whether #drain has something to do now (cheap; called per record). */
+  #sendable(): boolean {
+    return (
+      this.#readyCount >= this.#o.maxBatchRecords ||
+      this.#readyBytes >= this.#o.maxBatchBytes ||
+      this.#urgent > 0 ||
+      (this.#fullReady > 0 && this.#inFlightRequests < EAGER_MAX_IN_FLIGHT)
+    );
   }
 
   /** Ordered mode: a group must end up in one Kinesis record. */
   #routeGroup(group: Rec[]): void {
     const first = group[0];
     if (!first) return;
-    const shard = this.#map.ready ? this.#map.lookup(first.hex) : undefined;
+    const shard = this.#map.ready ? this.#map.lookup(first.h0, first.h1, first.h2, first.h3) : undefined;
     if (!shard) {
       for (const r of group) this.#park(r);
       return;
     }
     const buf = this.#buf(shard);
-    if (buf.agg && buf.aggRecs.length > 0) {
+    if (buf.agg && buf.agg.count > 0) {
       let bytes = 0;
       for (const r of group) bytes += recordUpperBound(r);
-      if (buf.aggRecs.length + group.length > buf.agg.maxCount || buf.agg.containerSize + 1 + bytes > buf.agg.maxBytes) this.#seal(buf);
+      if (buf.agg.count + group.length > buf.agg.maxCount || buf.agg.containerSize + 1 + bytes > buf.agg.maxBytes) this.#seal(buf, true);
     }
     if (!buf.agg) {
       // Without aggregation a group is one record.
@@ -356,18 +384,17 @@ class KinesisProducer implements Producer {
       for (const r of group) {
         if (!buf.agg.add(r)) {
           // Cannot happen (the group was sized to fit an empty aggregate); keep going regardless.
-          this.#seal(buf);
+          this.#seal(buf, true);
           buf.agg.add(r);
         }
-        if (buf.aggRecs.length === 0) {
+        if (buf.agg.count === 1) {
           buf.aggOldest = r.putAt;
           this.#armLinger(r.putAt + this.#o.lingerMs);
         }
-        buf.aggRecs.push(r);
       }
       if (this.#urgent > 0) this.#seal(buf);
     }
-    if (this.#readyCount >= this.#o.maxBatchRecords || this.#readyBytes >= this.#o.maxBatchBytes || this.#urgent > 0) this.#drain();
+    if (this.#sendable()) this.#drain();
   }
 
   /** Re-enters records that went back (retry, wrong shard, closed shard). */
@@ -391,7 +418,7 @@ class KinesisProducer implements Producer {
     let b = this.#bufs.get(shard.shardId);
     if (!b) {
       const a = this.#o.aggregation;
-      b = { shard, agg: a ? new Aggregator(a) : undefined, aggRecs: [], aggOldest: Infinity, ready: [], readyHead: 0 };
+      b = { shard, agg: a ? new Aggregator<Rec>(a) : undefined, aggOldest: Infinity, ready: [], readyHead: 0 };
       this.#bufs.set(shard.shardId, b);
     }
     return b;
@@ -406,17 +433,19 @@ class KinesisProducer implements Producer {
       data: rec.data,
       size: rec.size,
       aggregated: false,
+      full: false,
       dueAt: rec.putAt + this.#o.lingerMs,
       mapVersion: this.#map.version,
     };
   }
 
   /** Turns a shard's aggregator into a ready Kinesis record (raw when it holds one record, as the KPL does). */
-  #seal(buf: ShardBuf): void {
+  #seal(buf: ShardBuf, full = false): void {
     const agg = buf.agg;
-    const recs = buf.aggRecs;
+    if (!agg) return;
+    const recs = agg.records() as Rec[];
     const first = recs[0];
-    if (!agg || !first) return;
+    if (!first) return;
     let k: KRec;
     if (recs.length === 1) {
       agg.reset();
@@ -430,15 +459,15 @@ class KinesisProducer implements Producer {
         recs,
         // KPL KinesisRecord::partition_key / explicit_hash_key (checklist 2.1).
         partitionKey: 'a',
-        explicitHashKey: BigInt(`0x${first.hex}`).toString(),
+        explicitHashKey: first.explicitHashKey ?? wordsBigint(first.h0, first.h1, first.h2, first.h3).toString(),
         data,
         size: data.length + 1,
         aggregated: true,
+        full,
         dueAt: buf.aggOldest + this.#o.lingerMs,
         mapVersion: this.#map.version,
       };
     }
-    buf.aggRecs = [];
     buf.aggOldest = Infinity;
     this.#pushReady(buf, k);
   }
@@ -447,7 +476,7 @@ class KinesisProducer implements Producer {
     const now = performance.now();
     let next = Infinity;
     for (const buf of this.#bufs.values()) {
-      if (buf.aggRecs.length === 0) continue;
+      if (!buf.agg || buf.agg.count === 0) continue;
       if (force || buf.aggOldest + this.#o.lingerMs <= now + 1) this.#seal(buf);
       else next = Math.min(next, buf.aggOldest + this.#o.lingerMs);
     }
@@ -458,6 +487,7 @@ class KinesisProducer implements Producer {
     buf.ready.push(k);
     this.#readyCount++;
     this.#readyBytes += k.size;
+    if (k.full) this.#fullReady++;
   }
 
   /** Records wait here while the shard map is missing or being refreshed. */
@@ -468,17 +498,19 @@ class KinesisProducer implements Producer {
       if (performance.now() - this.#map.lastRefreshAt >= 1000) this.#refreshMap();
       else this.#scheduleMapRetry();
     }
-    this.#armExpirySweep();
+    if (!this.#expiryTimer) this.#armExpirySweep();
   }
 
   // ---- shard map ----
 
   #refreshMap(): void {
-    if (this.#aborted) return;
+    // One refresh at a time; its completion handles everything parked meanwhile.
+    if (this.#aborted || this.#map.refreshing) return;
     this.#map.refresh(this.#abort.signal).then(
       () => {
         this.#mapFailures = 0;
         this.#onMapChanged();
+        if (this.#unrouted.length > 0) this.#scheduleMapRetry();
       },
       () => {
         this.#mapFailures++;
@@ -490,7 +522,9 @@ class KinesisProducer implements Producer {
 
   #scheduleMapRetry(): void {
     if (this.#mapTimer !== undefined || this.#aborted) return;
-    const delay = this.#backoff(this.#mapFailures);
+    // After failures: back-off. After a success whose map lacked a shard for some key (resharding
+    // under way): at most one ListShards a second.
+    const delay = this.#mapFailures > 0 ? this.#backoff(this.#mapFailures) : Math.max(0, 1000 - (performance.now() - this.#map.lastRefreshAt));
     this.#mapTimer = setTimeout(() => {
       this.#mapTimer = undefined;
       this.#refreshMap();
@@ -504,20 +538,26 @@ class KinesisProducer implements Producer {
     const back: Rec[] = [];
     for (const [id, buf] of this.#bufs) {
       const current = this.#map.byId(id);
-      if (current && current.start === buf.shard.start && current.end === buf.shard.end) continue;
-      for (const r of buf.aggRecs) back.push(r);
-      buf.agg?.reset();
-      buf.aggRecs = [];
+      if (current && current.startKey === buf.shard.startKey && current.endKey === buf.shard.endKey) continue;
+      if (buf.agg) {
+        for (const r of buf.agg.records()) back.push(r);
+        buf.agg.reset();
+      }
       for (let i = buf.readyHead; i < buf.ready.length; i++) {
         const k = buf.ready[i] as KRec;
         this.#readyCount--;
         this.#readyBytes -= k.size;
+        if (k.full) this.#fullReady--;
         for (const r of k.recs) back.push(r);
       }
       this.#bufs.delete(id);
     }
     const parked = this.#unrouted;
     this.#unrouted = [];
+    if (this.#expiryTimer) {
+      clearTimeout(this.#expiryTimer);
+      this.#expiryTimer = undefined;
+    }
     back.sort((a, b) => a.putAt - b.putAt);
     this.#reroute(back);
     this.#reroute(parked);
@@ -546,8 +586,7 @@ class KinesisProducer implements Producer {
     if (this.#aborted) return;
     while (this.#inFlightRequests < MAX_CONCURRENT_REQUESTS && this.#readyCount > 0) {
       const now = performance.now();
-      const full = this.#readyCount >= this.#o.maxBatchRecords || this.#readyBytes >= this.#o.maxBatchBytes;
-      if (!full && this.#urgent === 0 && this.#oldestReadyDue() > now) {
+      if (!this.#sendable() && this.#oldestReadyDue() > now) {
         this.#armLinger(this.#oldestReadyDue());
         return;
       }
@@ -596,6 +635,7 @@ class KinesisProducer implements Producer {
           b.readyHead++;
           batch.push(k);
           bytes += k.size;
+          if (k.full) this.#fullReady--;
           progress = true;
         }
         if (b.readyHead >= b.ready.length) {
@@ -623,17 +663,9 @@ class KinesisProducer implements Producer {
 
   #send(batch: KRec[]): void {
     this.#inFlightRequests++;
-    const entries: PutRecordsRequestEntry[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const k = batch[i] as KRec;
-      for (const r of k.recs) r.attempts++;
-      entries[i] =
-        k.explicitHashKey === undefined
-          ? { Data: k.data, PartitionKey: k.partitionKey }
-          : { Data: k.data, PartitionKey: k.partitionKey, ExplicitHashKey: k.explicitHashKey };
-    }
+    for (let i = 0; i < batch.length; i++) for (const r of (batch[i] as KRec).recs) r.attempts++;
     this.#o.client
-      .send(new PutRecordsCommand({ ...this.#o.stream, Records: entries }), { abortSignal: this.#abort.signal })
+      .send(this.#body.command(this.#o.stream, batch), { abortSignal: this.#abort.signal })
       .then(
         (out) => {
           const results = out.Records ?? [];
@@ -693,7 +725,7 @@ class KinesisProducer implements Producer {
     }
     if (shard) {
       let inRange = true;
-      for (const r of k.recs) if (r.hex < shard.start || r.hex > shard.end) inRange = false;
+      for (const r of k.recs) if (!inShard(shard, r.h0, r.h1, r.h2, r.h3)) inRange = false;
       if (inRange) {
         this.#succeed(k, shardId, seq);
         return;
@@ -741,7 +773,7 @@ class KinesisProducer implements Producer {
     const first = recs[0] as Rec;
     const now = performance.now();
     let lastDeadline = 0;
-    for (const r of recs) if (r.deadline > lastDeadline) lastDeadline = r.deadline;
+    for (const r of recs) if (this.#deadline(r) > lastDeadline) lastDeadline = this.#deadline(r);
     const delay = Math.min(this.#backoff(first.attempts), Math.max(0, lastDeadline - now));
     const entry = { timer: undefined as NodeJS.Timeout | undefined, recs };
     entry.timer = setTimeout(() => {
@@ -750,7 +782,7 @@ class KinesisProducer implements Producer {
       const again: Rec[] = [];
       for (const r of recs) {
         if (r.done) continue;
-        if (t >= r.deadline) this.#expire(r);
+        if (t >= this.#deadline(r)) this.#expire(r);
         else {
           this.#m.retries++;
           again.push(r);
@@ -760,6 +792,10 @@ class KinesisProducer implements Producer {
       this.#drain();
     }, delay);
     this.#retrying.add(entry);
+  }
+
+  #deadline(r: Rec): number {
+    return r.putAt + this.#o.recordTtlMs;
   }
 
   #backoff(attempt: number): number {
@@ -775,7 +811,7 @@ class KinesisProducer implements Producer {
   #armExpirySweep(): void {
     if (this.#expiryTimer || this.#unrouted.length === 0) return;
     let earliest = Infinity;
-    for (const r of this.#unrouted) if (r.deadline < earliest) earliest = r.deadline;
+    for (const r of this.#unrouted) if (this.#deadline(r) < earliest) earliest = this.#deadline(r);
     this.#expiryTimer = setTimeout(
       () => {
         this.#expiryTimer = undefined;
@@ -790,7 +826,7 @@ class KinesisProducer implements Producer {
     const keep: Rec[] = [];
     for (const r of this.#unrouted) {
       if (r.done) continue;
-      if (now >= r.deadline) this.#expire(r);
+      if (now >= this.#deadline(r)) this.#expire(r);
       else keep.push(r);
     }
     this.#unrouted = keep;
@@ -823,17 +859,20 @@ class KinesisProducer implements Producer {
     r.done = true;
     this.#inFlightBytes -= r.size;
     this.#lat[this.#latN++ % LATENCY_SAMPLES] = now - r.putAt;
-    const c = (this.#genCounts.get(r.gen) ?? 1) - 1;
-    if (c === 0) {
-      this.#genCounts.delete(r.gen);
-      this.#checkFlushWaiters();
-    } else this.#genCounts.set(r.gen, c);
+    if (r.gen === this.#gen) this.#genCount--;
+    else {
+      const c = (this.#genCounts.get(r.gen) ?? 1) - 1;
+      if (c === 0) {
+        this.#genCounts.delete(r.gen);
+        this.#checkFlushWaiters();
+      } else this.#genCounts.set(r.gen, c);
+    }
     const ks = r.key;
     if (ks) {
       ks.active--;
       if (ks.active === 0) this.#releaseKey(ks);
     }
-    this.#admitWaiters();
+    if (this.#waitersHead < this.#waiters.length) this.#admitWaiters();
   }
 
   #admitWaiters(): void {
@@ -877,12 +916,13 @@ class KinesisProducer implements Producer {
     for (const r of this.#unrouted) this.#reject(r, err);
     this.#unrouted = [];
     for (const buf of this.#bufs.values()) {
-      for (const r of buf.aggRecs) this.#reject(r, err);
+      for (const r of buf.agg?.records() ?? []) this.#reject(r, err);
       for (let i = buf.readyHead; i < buf.ready.length; i++) for (const r of (buf.ready[i] as KRec).recs) this.#reject(r, err);
     }
     this.#bufs.clear();
     this.#readyCount = 0;
     this.#readyBytes = 0;
+    this.#fullReady = 0;
     for (const e of this.#retrying) {
       if (e.timer) clearTimeout(e.timer);
       for (const r of e.recs) this.#reject(r, err);
@@ -902,6 +942,13 @@ class KinesisProducer implements Producer {
 }
 
 function noop(): void {}
+
+// One executor for every put(): a closure per call would be allocated for each record.
+const captured: { resolve: (r: PutResult) => void; reject: (e: unknown) => void } = { resolve: noop, reject: noop };
+function capture(resolve: (r: PutResult) => void, reject: (e: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
 
 function invalid(message: string): ProducerError {
   return new ProducerError(ProducerErrorCode.INVALID_RECORD, message);

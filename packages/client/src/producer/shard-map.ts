@@ -1,17 +1,47 @@
 import { type KinesisClient, ListShardsCommand, type ListShardsCommandInput } from '@aws-sdk/client-kinesis';
 
-/** Hash keys as 32-digit lower-case hex, so that string order is numeric order (cheap to compare). */
-export function hashKeyHex(v: bigint): string {
-  return v.toString(16).padStart(32, '0');
-}
+import { bigintWords, out } from './hash-key.js';
 
 export interface ShardInfo {
   shardId: string;
-  /** Hex (see hashKeyHex). */
-  start: string;
-  end: string;
   startKey: bigint;
   endKey: bigint;
+  /** Start and end hash keys as biased words (hash-key.ts), for cheap comparisons. */
+  s0: number;
+  s1: number;
+  s2: number;
+  s3: number;
+  e0: number;
+  e1: number;
+  e2: number;
+  e3: number;
+}
+
+/** Whether the biased words (w0..w3) lie in the shard's range. */
+export function inShard(s: ShardInfo, w0: number, w1: number, w2: number, w3: number): boolean {
+  return !before(w0, w1, w2, w3, s) && !after(w0, w1, w2, w3, s);
+}
+
+function before(w0: number, w1: number, w2: number, w3: number, s: ShardInfo): boolean {
+  if (w0 !== s.s0) return w0 < s.s0;
+  if (w1 !== s.s1) return w1 < s.s1;
+  if (w2 !== s.s2) return w2 < s.s2;
+  return w3 < s.s3;
+}
+
+function after(w0: number, w1: number, w2: number, w3: number, s: ShardInfo): boolean {
+  if (w0 !== s.e0) return w0 > s.e0;
+  if (w1 !== s.e1) return w1 > s.e1;
+  if (w2 !== s.e2) return w2 > s.e2;
+  return w3 > s.e3;
+}
+
+function shardInfo(shardId: string, startKey: bigint, endKey: bigint): ShardInfo {
+  bigintWords(startKey);
+  const [s0, s1, s2, s3] = out as unknown as [number, number, number, number];
+  bigintWords(endKey);
+  const [e0, e1, e2, e3] = out as unknown as [number, number, number, number];
+  return { shardId, startKey, endKey, s0, s1, s2, s3, e0, e1, e2, e3 };
 }
 
 /**
@@ -61,16 +91,16 @@ export class ShardMap {
     return this.#byId.get(shardId);
   }
 
-  /** The open shard whose range holds `hex`, by binary search. */
-  lookup(hex: string): ShardInfo | undefined {
+  /** The open shard whose range holds the hash key (biased words), by binary search. */
+  lookup(w0: number, w1: number, w2: number, w3: number): ShardInfo | undefined {
     const s = this.#shards;
     let lo = 0;
     let hi = s.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const sh = s[mid] as ShardInfo;
-      if (hex < sh.start) hi = mid - 1;
-      else if (hex > sh.end) lo = mid + 1;
+      if (before(w0, w1, w2, w3, sh)) hi = mid - 1;
+      else if (after(w0, w1, w2, w3, sh)) lo = mid + 1;
       else return sh;
     }
     return undefined;
@@ -95,11 +125,11 @@ export class ShardMap {
           if (!s.ShardId || !s.HashKeyRange?.StartingHashKey || !s.HashKeyRange.EndingHashKey) continue;
           const startKey = BigInt(s.HashKeyRange.StartingHashKey);
           const endKey = BigInt(s.HashKeyRange.EndingHashKey);
-          shards.push({ shardId: s.ShardId, start: hashKeyHex(startKey), end: hashKeyHex(endKey), startKey, endKey });
+          shards.push(shardInfo(s.ShardId, startKey, endKey));
         }
         nextToken = out.NextToken;
       } while (nextToken);
-      shards.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      shards.sort((a, b) => (a.startKey < b.startKey ? -1 : a.startKey > b.startKey ? 1 : 0));
       this.#shards = shards;
       this.#byId = new Map(shards.map((s) => [s.shardId, s]));
       this.#version++;

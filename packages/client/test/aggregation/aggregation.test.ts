@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { AGGREGATION_OVERHEAD, aggregate, aggregatedSize, Aggregator, deaggregate, effectiveHashKey, isAggregated, KPL_MAGIC, type UserRecord } from '../../src/aggregation/index.js';
+import { aggregate, aggregatedSize, Aggregator, deaggregate, effectiveHashKey, isAggregated, KPL_MAGIC, type UserRecord } from '../../src/aggregation/index.js';
 
 const md5 = (b: Uint8Array): Buffer => createHash('md5').update(b).digest();
 /** Hex with spaces and `#` comments. */
@@ -180,7 +180,7 @@ describe('Aggregator', () => {
     assert.equal(a.count, n);
     const out = a.build();
     assert.equal(out.partitionKey, 'a');
-    assert.equal(out.data.length + 1, AGGREGATION_OVERHEAD + out.data.length - AGGREGATION_OVERHEAD + 1);
+    assert.ok(out.data.length + 1 <= 200);
     assert.equal(deaggregate(out).length, n);
     const c = new Aggregator({ maxCount: 2 });
     assert.ok(c.add({ partitionKey: 'k', data: Buffer.alloc(1) }));

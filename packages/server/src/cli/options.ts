@@ -18,6 +18,15 @@ const SPEC = {
   credentials: { env: 'EDDY_CREDENTIALS', type: 'string', help: 'credentials file: JSON {"credentials":[{accessKeyId,secretAccessKey,accountId}]} or AWS CLI INI', kind: 'string' },
   'shard-limit': { env: 'EDDY_SHARD_LIMIT', type: 'string', help: 'provisioned shards per account', kind: 'int' },
   'on-demand-stream-limit': { env: 'EDDY_ON_DEMAND_STREAM_LIMIT', type: 'string', help: 'on-demand streams per account', kind: 'int' },
+  's3-endpoint': { env: 'EDDY_S3_ENDPOINT', type: 'string', help: 'S3-compatible endpoint for Firehose S3 destinations (default: buckets are directories under --s3-dir)', kind: 'string' },
+  's3-region': { env: 'EDDY_S3_REGION', type: 'string', help: 'region to sign S3 requests for', kind: 'string' },
+  's3-access-key-id': { env: 'EDDY_S3_ACCESS_KEY_ID', type: 'string', help: 'S3 access key id (default: the AWS SDK credential chain)', kind: 'string' },
+  's3-secret-access-key': { env: 'EDDY_S3_SECRET_ACCESS_KEY', type: 'string', help: 'S3 secret access key', kind: 'string' },
+  's3-virtual-hosted': { env: 'EDDY_S3_VIRTUAL_HOSTED', type: 'boolean', help: 'virtual-hosted-style S3 URLs instead of path-style', kind: 'bool' },
+  's3-dir': { env: 'EDDY_S3_DIR', type: 'string', help: 'directory of the local bucket layout <dir>/<bucket>/<key> (default <data-dir>/s3)', kind: 'string' },
+  'lambda-endpoint': { env: 'EDDY_LAMBDA_ENDPOINT', type: 'string', help: 'Lambda Invoke API endpoint for Firehose transformation functions', kind: 'string' },
+  'lambda-dir': { env: 'EDDY_LAMBDA_DIR', type: 'string', help: 'directory of local Firehose transformation functions (<dir>/<FunctionName>.mjs exporting handler)', kind: 'string' },
+  'glue-catalog': { env: 'EDDY_GLUE_CATALOG', type: 'string', help: 'JSON file of Glue tables for record format conversion: {"databases":{"db":{"tables":{"t":{"columns":[{"Name","Type"}]}}}}}', kind: 'string' },
   help: { env: '', type: 'boolean', help: 'show this help', kind: 'bool' },
 } as const;
 
@@ -103,10 +112,20 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): {
     credentialsFile: str('credentials'),
     shardLimit: int('shard-limit'),
     onDemandStreamCountLimit: int('on-demand-stream-limit'),
+    s3Endpoint: str('s3-endpoint'),
+    s3Region: str('s3-region'),
+    s3AccessKeyId: str('s3-access-key-id'),
+    s3SecretAccessKey: str('s3-secret-access-key'),
+    s3ForcePathStyle: get('s3-virtual-hosted') === true ? false : undefined,
+    s3Dir: str('s3-dir'),
+    lambdaEndpoint: str('lambda-endpoint'),
+    lambdaDir: str('lambda-dir'),
+    glueCatalog: str('glue-catalog'),
   };
   if (out.auth !== undefined && out.auth !== 'none' && out.auth !== 'sigv4') throw new UsageError(`--auth must be 'none' or 'sigv4'`);
   if (out.accountId !== undefined && !/^\d{12}$/.test(String(out.accountId))) throw new UsageError('--account-id must be 12 digits');
   if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if ((out.s3AccessKeyId === undefined) !== (out.s3SecretAccessKey === undefined)) throw new UsageError('--s3-access-key-id and --s3-secret-access-key go together');
   if (out.auth === 'sigv4' && out.credentialsFile === undefined) throw new UsageError('--auth sigv4 needs --credentials FILE');
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return { help: v.help === true, options: out as Partial<EddyOptions> };

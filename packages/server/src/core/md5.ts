@@ -16,6 +16,17 @@ const enc = new TextEncoder();
 
 /** MD5(utf8(s)) read big-endian as an unsigned 128-bit integer. */
 export function md5BigInt(s: string): bigint {
+  const w = md5Words(s);
+  return (((BigInt(w[0]!) << 32n) | BigInt(w[1]!)) << 64n) | (BigInt(w[2]!) << 32n) | BigInt(w[3]!);
+}
+
+const out = new Uint32Array(4);
+
+/**
+ * MD5(utf8(s)) as four big-endian 32-bit words, most significant first, in a buffer reused by the
+ * next call: routing compares these against shard boundaries without allocating a BigInt.
+ */
+export function md5Words(s: string): Uint32Array {
   // One 64-byte block holds up to 55 bytes of message; a UTF-8 character takes at most 3 bytes
   // per UTF-16 unit, so 18 units always fit.
   if (s.length > 18) {
@@ -24,6 +35,10 @@ export function md5BigInt(s: string): bigint {
       return fromDigest(hash('md5', s, 'buffer') as unknown as Buffer);
     }
   }
+  return words4(s);
+}
+
+function words4(s: string): Uint32Array {
   block.fill(0);
   const { read, written } = enc.encodeInto(s, block);
   if (read !== s.length || written > 55) return fromDigest(hash('md5', s, 'buffer') as unknown as Buffer);
@@ -64,15 +79,27 @@ export function md5BigInt(s: string): bigint {
   c = (c + (0x98badcfe | 0)) | 0;
   d = (d + 0x10325476) | 0;
   // The digest is the little-endian bytes of a, b, c, d; read it as a big-endian integer.
-  const hi = (BigInt(swap(a)) << 32n) | BigInt(swap(b));
-  const lo = (BigInt(swap(c)) << 32n) | BigInt(swap(d));
-  return (hi << 64n) | lo;
+  out[0] = swap(a);
+  out[1] = swap(b);
+  out[2] = swap(c);
+  out[3] = swap(d);
+  return out;
 }
 
 function swap(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
 
-function fromDigest(d: Buffer): bigint {
-  return (d.readBigUInt64BE(0) << 64n) | d.readBigUInt64BE(8);
+function fromDigest(d: Buffer): Uint32Array {
+  out[0] = d.readUInt32BE(0);
+  out[1] = d.readUInt32BE(4);
+  out[2] = d.readUInt32BE(8);
+  out[3] = d.readUInt32BE(12);
+  return out;
+}
+
+/** The four big-endian 32-bit words of a 128-bit integer. */
+export function toWords(v: bigint): [number, number, number, number] {
+  const m = 0xffffffffn;
+  return [Number((v >> 96n) & m), Number((v >> 64n) & m), Number((v >> 32n) & m), Number(v & m)];
 }

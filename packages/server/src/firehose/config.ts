@@ -87,7 +87,7 @@ export interface ValidationContext {
 /** The checks AWS makes on a destination beyond the model (checklist 4.4, 4.6, 4.7). */
 export function validateDestination(d: DestinationConfig, _ctx: ValidationContext): void {
   if (d.kind === DestinationKind.ExtendedS3) {
-    validateExtendedS3(d.config as ExtendedS3Configuration);
+    validateExtendedS3(d.config as unknown as ExtendedS3Configuration);
     return;
   }
   const c = d.config as ServiceDestinationConfiguration;
@@ -233,8 +233,8 @@ export function applyUpdate(current: DestinationConfig, input: Obj): Destination
   if (kind === current.kind) {
     const merged = deepMerge(current.config, update);
     if (kind === DestinationKind.ExtendedS3) {
-      const before = current.config as ExtendedS3Configuration;
-      const after = merged as ExtendedS3Configuration;
+      const before = current.config as unknown as ExtendedS3Configuration;
+      const after = merged as unknown as ExtendedS3Configuration;
       if ((before.DynamicPartitioningConfiguration?.Enabled === true) !== (after.DynamicPartitioningConfiguration?.Enabled === true)) {
         throw invalid('Dynamic partitioning cannot be enabled or disabled on an existing Firehose stream.');
       }
@@ -248,7 +248,7 @@ export function applyUpdate(current: DestinationConfig, input: Obj): Destination
   if (OPENSEARCH_KINDS.has(kind) !== OPENSEARCH_KINDS.has(current.kind)) {
     throw invalid(`Changing the destination type to or from Amazon OpenSearch Service is not supported (from ${current.kind} to ${kind}).`);
   }
-  if (current.kind === DestinationKind.ExtendedS3 && (current.config as ExtendedS3Configuration).DynamicPartitioningConfiguration?.Enabled === true) {
+  if (current.kind === DestinationKind.ExtendedS3 && (current.config as unknown as ExtendedS3Configuration).DynamicPartitioningConfiguration?.Enabled === true) {
     throw invalid('A Firehose stream with dynamic partitioning enabled cannot change its destination type.');
   }
   const missing = REQUIRED[kind].filter((k) => update[k] === undefined);
@@ -280,7 +280,7 @@ function deepMerge(base: Obj, update: Obj): Obj {
 
 /** Buffering defaults and ranges per destination (checklist 4.4, 4.5). */
 export function effectiveBuffering(d: DestinationConfig): { readonly sizeBytes: number; readonly intervalMs: number } {
-  const c = d.config as { BufferingHints?: BufferingHints } & ExtendedS3Configuration;
+  const c = d.config as unknown as { BufferingHints?: BufferingHints } & ExtendedS3Configuration;
   let defSize = 5;
   let defInterval = 300;
   if (d.kind === DestinationKind.Splunk) defInterval = 60;
@@ -332,7 +332,7 @@ export function describeDestination(d: DestinationConfig): Record<string, unknow
   const eff = effectiveBuffering(d);
   const hints = { SizeInMBs: eff.sizeBytes / MiB, IntervalInSeconds: eff.intervalMs / 1000 };
   if (d.kind === DestinationKind.ExtendedS3) {
-    const c = d.config as ExtendedS3Configuration;
+    const c = d.config as unknown as ExtendedS3Configuration;
     const base = describeS3(c, hints);
     const ext: Record<string, unknown> = {
       ...base,

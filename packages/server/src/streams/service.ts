@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type Clock } from '../core/clock.js';
 import { errors } from '../core/errors.js';
 import { evenRanges, type HashKey, MAX_HASH_KEY } from '../core/hash-key.js';
+import { toWords } from '../core/md5.js';
 import { shardIdOf, streamArn } from '../core/ids.js';
 import { encodeSequenceNumber, type SequenceNumber, shardStartingSequenceNumber } from '../core/sequence-number.js';
 import type { MetaStore, ShardRef, Storage, StoredRecord } from '../storage/types.js';
@@ -80,7 +81,7 @@ export class StreamState {
   version: number;
   readonly shards = new Map<number, ShardRuntime>();
   /** Open shards sorted by starting hash key, for routing. */
-  routing: { start: bigint; end: bigint; index: number }[] = [];
+  routing: { start: bigint; end: bigint; index: number; startWords: readonly number[] }[] = [];
   /** In-flight transition, shared by concurrent callers. */
   settling: Promise<void> | undefined;
   /** Serialises meta writes of this stream. */
@@ -92,10 +93,14 @@ export class StreamState {
     this.rebuildRouting();
   }
 
+  /** Every shard (open or closed) by index. */
+  #byIndex = new Map<number, ShardMeta>();
+
   rebuildRouting(): void {
+    this.#byIndex = new Map(this.meta.shards.map((s) => [s.index, s]));
     this.routing = this.meta.shards
       .filter((s) => s.closedMs === undefined)
-      .map((s) => ({ start: BigInt(s.start), end: BigInt(s.end), index: s.index }))
+      .map((s) => ({ start: BigInt(s.start), end: BigInt(s.end), index: s.index, startWords: toWords(BigInt(s.start)) }))
       .sort((a, b) => (a.start < b.start ? -1 : 1));
   }
 
@@ -112,8 +117,29 @@ export class StreamState {
     return r[lo]!.index;
   }
 
+  /** The open shard holding a hash given as four big-endian 32-bit words (no BigInt on the hot path). */
+  routeWords(h: Uint32Array): number {
+    const r = this.routing;
+    let lo = 0;
+    let hi = r.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      const w = r[mid]!.startWords;
+      let le = true;
+      for (let i = 0; i < 4; i++) {
+        if (w[i]! !== h[i]!) {
+          le = w[i]! < h[i]!;
+          break;
+        }
+      }
+      if (le) lo = mid;
+      else hi = mid - 1;
+    }
+    return r[lo]!.index;
+  }
+
   shard(index: number): ShardMeta | undefined {
-    return this.meta.shards.find((s) => s.index === index);
+    return this.#byIndex.get(index);
   }
 }
 
@@ -310,14 +336,7 @@ export class StreamsService {
         `Account ${caller.accountId} has ${creating} streams in CREATING state; at most 5 streams can be created at the same time.`,
       );
     }
-    if (args.mode === StreamMode.ON_DEMAND) {
-      const onDemand = (await this.list(caller)).filter((s) => s.meta.mode === StreamMode.ON_DEMAND).length;
-      if (onDemand >= this.options.onDemandStreamCountLimit) {
-        throw errors.LimitExceededException(
-          `This request would exceed the on-demand stream count limit for the account ${caller.accountId}. Current on-demand stream count: ${onDemand}. Limit: ${this.options.onDemandStreamCountLimit}.`,
-        );
-      }
-    }
+    if (args.mode === StreamMode.ON_DEMAND) await this.checkOnDemandLimit(caller);
     this.checkShardLimit(caller, args.shardCount);
     const now = this.clock.now();
     const id = this.#nextStreamId++;
@@ -373,6 +392,16 @@ export class StreamsService {
       n += st.meta.shards.filter((s) => s.closedMs === undefined).length;
     }
     return n;
+  }
+
+  /** One more on-demand stream (created, or switched from provisioned) must fit the account's limit. */
+  async checkOnDemandLimit(caller: Caller): Promise<void> {
+    const onDemand = (await this.list(caller)).filter((s) => s.meta.mode === StreamMode.ON_DEMAND).length;
+    if (onDemand >= this.options.onDemandStreamCountLimit) {
+      throw errors.LimitExceededException(
+        `This request would exceed the on-demand stream count limit for the account ${caller.accountId}. Current on-demand stream count: ${onDemand}. Limit: ${this.options.onDemandStreamCountLimit}.`,
+      );
+    }
   }
 
   checkShardLimit(caller: Caller, additional: number): void {

@@ -1,5 +1,6 @@
 import { errors } from '../core/errors.js';
-import { parseHashKey, partitionKeyHash } from '../core/hash-key.js';
+import { parseHashKey } from '../core/hash-key.js';
+import { md5Words } from '../core/md5.js';
 import { shardIdOf } from '../core/ids.js';
 import type { StreamsService, StreamState } from './service.js';
 import { StreamStatus } from './types.js';
@@ -41,11 +42,13 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
     const size = r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8');
     total += size;
     if (r.Data.length > maxRecord) {
+      // Coral renders a blob value as the Java ByteBuffer it became (kinesalite's captures).
+      const n = r.Data.length;
       throw errors.ValidationException(
-        `1 validation error detected: Value at '${dataPath(i)}' failed to satisfy constraint: Member must have length less than or equal to ${maxRecord}`,
+        `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${n} cap=${n}]' at '${dataPath(i)}' failed to satisfy constraint: Member must have length less than or equal to ${maxRecord}`,
       );
     }
-    let hash: bigint;
+    let index: number;
     if (r.ExplicitHashKey !== undefined) {
       const h = parseHashKey(r.ExplicitHashKey);
       if (h === undefined) {
@@ -53,9 +56,9 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
           `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${r.ExplicitHashKey}`,
         );
       }
-      hash = h;
-    } else hash = partitionKeyHash(r.PartitionKey);
-    routed.push({ shard: st.shard(st.route(hash))!, size });
+      index = st.route(h);
+    } else index = st.routeWords(md5Words(r.PartitionKey));
+    routed.push({ shard: st.shard(index)!, size });
   }
   if (total > MAX_PUT_RECORDS_BYTES) {
     throw errors.InvalidArgumentException(`Records size exceeds ${MAX_PUT_RECORDS_BYTES / 1048576} MB limit`);
@@ -72,7 +75,12 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
         results[i] = throttled(st, shard);
         continue;
       }
-      if (!rt.writeBytes.tryTake(size, now)) {
+      // A record larger than the 1 MiB bucket holds (up to 10 MiB after UpdateMaxRecordSize) is
+      // taken from a full bucket and the rest owed, so later writes wait until it is repaid: AWS
+      // "bursts up to 10 MiB with an average of 1 MiB per second" (Developer Guide, large records).
+      const b = rt.writeBytes;
+      const fits = size <= b.burst ? b.tryTake(size, now) : b.tryTake(b.burst, now) && (b.charge(size - b.burst, now), true);
+      if (!fits) {
         rt.writeRecords.refund(1);
         results[i] = throttled(st, shard);
         continue;

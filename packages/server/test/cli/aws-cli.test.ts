@@ -298,6 +298,8 @@ describe('the eddy binary', { concurrency: true }, () => {
     try {
       assert.ok(slow.banner.endsWith(`(storage: ${dir})`), slow.banner);
       assert.ok(fast.banner.endsWith('(storage: memory)'), fast.banner);
+      // EDDY_PORT=0 took effect: without it the server would be on the default 4567.
+      assert.notEqual(new URL(fast.endpoint).port, '4567');
       const call = async (endpoint: string, op: string, body: unknown) => {
         const res = await fetch(endpoint, {
           method: 'POST',

@@ -2,7 +2,9 @@
 // than the writer (memory stays bounded), resharding while subscribed, and each consumer's own
 // 2 MiB/s per shard (checklist 1.3).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -80,8 +82,12 @@ describe('fan-out under load', () => {
     await sub.waitMessages(1);
     assert.equal(t.eddy.streams.subscriptions.size, 1);
     assert.equal(listenerCount(t.eddy.streams), 1);
-    sub.session.socket.destroy();
-    await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+    try {
+      sub.socket.destroy();
+      await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+    } finally {
+      sub.close();
+    }
   });
 
   it('frees the subscription of a client that vanishes (HTTP/1.1 socket destroyed)', async () => {
@@ -89,8 +95,12 @@ describe('fan-out under load', () => {
     const sub = await rawSubscribeH1(t.eddy.endpoint, subscriptionBody(ConsumerARN));
     await sub.waitMessages(1);
     assert.equal(t.eddy.streams.subscriptions.size, 1);
-    sub.req.socket!.destroy();
-    await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+    try {
+      sub.req.socket!.destroy();
+      await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+    } finally {
+      sub.close();
+    }
   });
 
   it('frees the subscription of an SDK client that aborts mid-stream', async () => {
@@ -112,8 +122,12 @@ describe('fan-out under load', () => {
     for (let i = 0; i < 4; i++) {
       await k.send(new PutRecordsCommand({ StreamName, Records: Array.from({ length: 8 }, () => ({ PartitionKey: 'p', Data: data })) }));
     }
-    sub.session.socket.destroy();
-    await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+    try {
+      sub.socket.destroy();
+      await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+    } finally {
+      sub.close();
+    }
   });
 
   it('keeps a subscription across a split and a merge: parents before children, no gap or duplicate per key', async () => {
@@ -184,9 +198,8 @@ describe('fan-out with a slow reader (disk storage)', () => {
   });
   after(() => t.close());
 
-  it('holds memory bounded while 50 MB are written past a reader that barely reads', async () => {
-    const k = t.kinesis;
-    const { StreamName, ConsumerARN } = await streamWithConsumers(k);
+  it('holds memory bounded while 50 MB are written past a reader that barely reads', async (ctx) => {
+    const { StreamName, ConsumerARN } = await streamWithConsumers(t.kinesis);
     // A small HTTP/2 window, and a reader that takes one chunk now and then.
     const sub = await rawSubscribeH2(t.eddy.endpoint, subscriptionBody(ConsumerARN), undefined, { initialWindowSize: 65_535 });
     await sub.waitMessages(1);
@@ -194,52 +207,82 @@ describe('fan-out with a slow reader (disk storage)', () => {
     const server = () => [...t.eddy.streams.subscriptions.values()][0] as unknown as { position: bigint };
     const base = memory();
     let peak = base;
+    const T0 = Date.now();
+    // The writer sends one prepared PutRecords body (10 records of 100 KiB) again and again over
+    // one HTTP/2 session: the server does all the work of a write, the test allocates nothing.
     const data = Buffer.alloc(100 * 1024, 0x61);
+    const body = Buffer.from(JSON.stringify({ StreamName, Records: Array.from({ length: 10 }, (_, i) => ({ PartitionKey: `p${i}`, Data: data.toString('base64') })) }));
+    const writer = http2.connect(t.eddy.endpoint);
+    const putBatch = async () => {
+      const req = writer.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.PutRecords' });
+      req.end(body);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      await once(req, 'end');
+      assert.equal((JSON.parse(Buffer.concat(chunks).toString()) as { FailedRecordCount: number }).FailedRecordCount, 0);
+    };
     let written = 0;
     let records = 0;
+    let taken = 0;
+    // What the reader got: checked for order as it comes, then dropped, so that the test holds no
+    // more than the server does.
+    let got = 0;
+    let lastSeq = 0n;
+    const take = () => {
+      for (const m of sub.messages) {
+        for (const r of (json(m) as { Records?: { SequenceNumber: string }[] }).Records ?? []) {
+          const seq = BigInt(r.SequenceNumber);
+          assert.ok(seq > lastSeq);
+          lastSeq = seq;
+          got++;
+        }
+      }
+      sub.chunks.length = 0;
+      sub.messages.length = 0;
+    };
+    take();
     while (written < 50 * MiB) {
-      const r = await k.send(new PutRecordsCommand({ StreamName, Records: Array.from({ length: 40 }, (_, i) => ({ PartitionKey: `p${i}`, Data: data })) }));
-      assert.equal(r.FailedRecordCount ?? 0, 0);
-      written += 40 * data.length;
-      records += 40;
-      // Read a little: one chunk.
+      await putBatch();
+      written += 10 * data.length;
+      records += 10;
+      // Read a little: one chunk, dropped once read so that only the server's memory is measured.
       sub.stream.resume();
       await new Promise((r) => sub.stream.once('data', r));
       sub.stream.pause();
-      const m = memory();
-      peak = { js: Math.max(peak.js, m.js), anon: Math.max(peak.anon, m.anon) };
+      taken += sub.messages.length;
+      take();
+      if (records % 40 === 0) {
+        const m = memory();
+        peak = { js: Math.max(peak.js, m.js), anon: Math.max(peak.anon, m.anon) };
+      }
     }
-    // The server read ahead of what the reader took by at most a few events, not by the backlog.
+    writer.close();
+    const m = memory();
+    peak = { js: Math.max(peak.js, m.js), anon: Math.max(peak.anon, m.anon) };
+    // The server read ahead of what the reader took by a couple of events (one being sent, one
+    // waiting to be), not by the backlog: events of ~1 MiB carry 11 records of 100 KiB here.
     const readByServer = Number(server().position) - 1;
-    assert.ok(readByServer < records / 4, `server read ${readByServer} of ${records} records ahead of a stalled reader`);
     const grewJs = (peak.js - base.js) / MiB;
     const grewAnon = (peak.anon - base.anon) / MiB;
-    // Buffering the backlog would take more than the 50 MB written (more again as base64 JSON).
-    assert.ok(grewJs < 20, `JS heap + buffers grew by ${grewJs.toFixed(1)} MiB`);
-    assert.ok(grewAnon < 40, `anonymous RSS grew by ${grewAnon.toFixed(1)} MiB`);
+    ctx.diagnostic(
+      `wrote ${(written / MiB).toFixed(0)} MiB in ${records} records; reader took ${taken} events, server read ${readByServer} records; ` +
+        `at peak JS heap+buffers +${grewJs.toFixed(1)} MiB, RssAnon +${grewAnon.toFixed(1)} MiB (the writer's transient buffers included)`,
+    );
+    assert.ok(readByServer <= (taken + 2) * 11, `server read ${readByServer} of ${records} records for a reader that took ${taken} events`);
+    // Buffering the backlog would hold more than the 50 MB written (more again as base64 JSON);
+    // event frames are Buffers, so they would show in external memory.
+    assert.ok(grewJs < 16, `JS heap + buffers grew by ${grewJs.toFixed(1)} MiB`);
+    // RSS also counts the allocator's high-water mark from the writer's 1 MiB request bodies, which
+    // the writer alone drives to +50..75 MiB here, so its bound only rules out holding the backlog.
+    assert.ok(grewAnon < 120, `anonymous RSS grew by ${grewAnon.toFixed(1)} MiB`);
 
+    ctx.diagnostic(`slow phase ${Date.now() - T0} ms`);
+    const T1 = Date.now();
     // Now read at full speed: everything arrives, in order, once.
-    let got = 0;
-    let lastSeq = 0n;
-    let checked = 0;
-    const onMessage = () => {
-      for (; checked < sub.messages.length; checked++) {
-        const m = sub.messages[checked]!;
-        const e = json(m) as { Records?: { SequenceNumber: string }[] };
-        for (const r of e.Records ?? []) {
-          const s = BigInt(r.SequenceNumber);
-          assert.ok(s > lastSeq);
-          lastSeq = s;
-          got++;
-        }
-        // Drop what has been checked, so that the test holds no more than the server does.
-        sub.messages[checked] = undefined as never;
-      }
-      sub.chunks.length = 0;
-    };
-    sub.stream.on('data', onMessage);
+    sub.stream.on('data', take);
     sub.stream.resume();
-    await waitFor(() => got >= records, `all ${records} records (have ${got})`, 60_000);
+    await waitFor(() => got >= records, `all ${records} records`, 60_000);
+    ctx.diagnostic(`fast phase ${Date.now() - T1} ms`);
     assert.equal(got, records);
     sub.close();
     await waitFor(() => t.eddy.streams.subscriptions.size === 0, 'the subscription to end');

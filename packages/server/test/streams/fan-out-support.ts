@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateStreamCommand,
@@ -209,8 +211,15 @@ export async function rawSubscribeH2(
   body: Uint8Array,
   contentType = 'application/x-amz-json-1.1',
   settings: http2.Settings = {},
-): Promise<RawSubscription & { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream }> {
-  const session = http2.connect(endpoint, { rejectUnauthorized: false, settings });
+): Promise<RawSubscription & { session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream; socket: net.Socket }> {
+  // Our own socket, so that a test can destroy it under the session (a vanishing client).
+  const url = new URL(endpoint);
+  const port = Number(url.port);
+  const socket =
+    url.protocol === 'https:'
+      ? tls.connect({ host: url.hostname, port, ALPNProtocols: ['h2'], rejectUnauthorized: false, servername: 'localhost' })
+      : net.connect({ host: url.hostname, port });
+  const session = http2.connect(endpoint, { settings, createConnection: () => socket });
   session.on('error', () => undefined);
   const stream = session.request({
     ':method': 'POST',
@@ -228,7 +237,7 @@ export async function rawSubscribeH2(
   c.decode = Number(headers[':status']) === 200;
   stream.on('data', (chunk: Buffer) => c.push(chunk));
   stream.on('end', () => c.end());
-  return Object.assign(c, { status: Number(headers[':status']), headers, session, stream });
+  return Object.assign(c, { status: Number(headers[':status']), headers, session, stream, socket });
 }
 
 /** SubscribeToShard over HTTP/1.1, as botocore sends it (urllib3 reads the chunked body). */

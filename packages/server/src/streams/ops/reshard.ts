@@ -119,6 +119,7 @@ export async function updateStreamMode(
       `Stream ${m.name} under account ${m.accountId} has already switched capacity mode twice in the last 24 hours.`,
     );
   }
+  if (mode === StreamMode.ON_DEMAND) await svc.checkOnDemandLimit(ctx.caller);
   await svc.beginChange(
     st,
     { kind: 'mode', mode, ...(input.WarmThroughputMiBps !== undefined ? { warmThroughputMiBps: input.WarmThroughputMiBps } : {}) },

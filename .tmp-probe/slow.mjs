@@ -1,0 +1,31 @@
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { startTestServer } from '/work/main/packages/server/dist/test/helpers/server.js';
+import { streamWithConsumers, rawSubscribeH2, shardId } from '/work/main/packages/server/dist/test/streams/fan-out-support.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+let T = Date.now(); const lap = (w) => { const n = Date.now(); console.log(w, n - T); T = n; };
+const t = await startTestServer({ disk: process.argv[2] === "disk", options: { heartbeatMs: 60000 } });
+lap('start');
+const k = process.argv[3] === "h1" ? t.kinesis1 : t.kinesis;
+const { StreamName, ConsumerARN } = await streamWithConsumers(k);
+lap('stream');
+const sub = await rawSubscribeH2(t.eddy.endpoint, Buffer.from(JSON.stringify({ConsumerARN, ShardId: shardId(0), StartingPosition:{Type:'TRIM_HORIZON'}})), undefined, { initialWindowSize: 65535 }); await sub.waitMessages(1); sub.stream.pause();
+lap('sub');
+const data = Buffer.alloc(100*1024, 0x61);
+let tp = 0, tr = 0, tg = 0;
+for (let i = 0; i < 20; i++) {
+  let a = Date.now();
+  await k.send(new PutRecordsCommand({ StreamName, Records: Array.from({ length: 10 }, (_, j) => ({ PartitionKey: `p${j}`, Data: data })) }));
+  tp += Date.now() - a; a = Date.now();
+  sub.stream.resume(); await new Promise(r => sub.stream.once('data', r)); sub.stream.pause();
+  tr += Date.now() - a; a = Date.now();
+  gc(); gc();
+  tg += Date.now() - a;
+}
+console.log({ tp, tr, tg });
+lap('loop');
+sub.close();
+await t.close();
+lap('close');

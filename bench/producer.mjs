@@ -1,0 +1,204 @@
+// Producer throughput into a 4-shard Eddy stream, with and without KPL aggregation, on the
+// compiled code (run `npx tsc -b packages/server packages/client` first).
+//
+//   node bench/producer.mjs [--records=1000000] [--plain-records=200000] [--size=100] [--shards=4]
+//                           [--keys=100000] [--mode=both|agg|plain] [--server=worker|inline]
+//                           [--endpoint=http://host:port] [--storage=disk|memory] [--outstanding=80000]
+//                           [--batch-bytes=N] [--linger=ms] [--verify]
+//
+// Without --endpoint an Eddy starts in this process with disk storage in a temp dir and throttling
+// off: by default in a worker thread (--server=worker), so the server gets the second core and the
+// producer's figures are not halved by serving its own requests; --server=inline runs both on one
+// thread. Records are --size bytes with partition keys drawn from --keys distinct keys; per-shard
+// shaping is off (rateLimitPercent: Infinity): Eddy does not throttle here, and at 150% of 4 shards
+// (6 MiB/s) shaping alone would cap 100-byte records near 55,000/s.
+// Reports user records/s (put() of the first record to the last put() resolving), Kinesis
+// records/s and the producer's latency percentiles. --verify reads the stream back and counts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+const serverModule = new URL('../packages/server/dist/src/server.js', import.meta.url).href;
+
+if (!isMainThread) {
+  // Worker: hosts Eddy.
+  const { startEddy } = await import(serverModule);
+  const eddy = await startEddy({ port: 0, dataDir: workerData.dataDir, memory: workerData.memory, stateDelayMs: 0, throttle: false, log: () => {} });
+  parentPort.postMessage({ endpoint: eddy.endpoint });
+  parentPort.on('message', async (m) => {
+    if (m === 'close') {
+      await eddy.close();
+      parentPort.postMessage('closed');
+    }
+  });
+} else {
+  await main();
+}
+
+async function main() {
+  const { values: a } = parseArgs({
+    options: {
+      records: { type: 'string', default: '1000000' },
+      'plain-records': { type: 'string', default: '200000' },
+      size: { type: 'string', default: '100' },
+      shards: { type: 'string', default: '4' },
+      keys: { type: 'string', default: '100000' },
+      mode: { type: 'string', default: 'both' },
+      server: { type: 'string', default: 'worker' },
+      storage: { type: 'string', default: 'disk' },
+      endpoint: { type: 'string' },
+      verify: { type: 'boolean', default: false },
+      'batch-bytes': { type: 'string' },
+      linger: { type: 'string' },
+      outstanding: { type: 'string', default: '80000' },
+    },
+  });
+  const { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, DeleteStreamCommand, ListShardsCommand, GetShardIteratorCommand, GetRecordsCommand } =
+    await import('@aws-sdk/client-kinesis');
+  const { createProducer, deaggregate } = await import('../packages/client/dist/src/index.js');
+
+  let endpoint = a.endpoint;
+  let stop = async () => {};
+  let worker;
+  let dataDir;
+  if (!endpoint) {
+    dataDir = mkdtempSync(join(tmpdir(), 'eddy-bench-producer-'));
+    if (a.server === 'inline') {
+      const { startEddy } = await import(serverModule);
+      const eddy = await startEddy({ port: 0, dataDir, memory: a.storage === 'memory', stateDelayMs: 0, throttle: false, log: () => {} });
+      endpoint = eddy.endpoint;
+      stop = () => eddy.close();
+    } else {
+      worker = new Worker(new URL(import.meta.url), { workerData: { dataDir, memory: a.storage === 'memory' } });
+      endpoint = await new Promise((resolve, reject) => {
+        worker.once('message', (m) => resolve(m.endpoint));
+        worker.once('error', reject);
+      });
+      stop = async () => {
+        worker.postMessage('close');
+        await new Promise((r) => worker.once('message', r));
+        await worker.terminate();
+      };
+    }
+  }
+
+  const client = new KinesisClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' }, maxAttempts: 1 });
+  const SIZE = Number(a.size);
+  const KEYS = Number(a.keys);
+  const SHARDS = Number(a.shards);
+  const keys = Array.from({ length: KEYS }, (_, i) => `partition-key-${i}`);
+  const payload = Buffer.alloc(SIZE, 0x61);
+
+  console.log(
+    `node ${process.version}, ${SHARDS} shards, ${SIZE}-byte records, ${KEYS} partition keys, server: ${a.endpoint ? a.endpoint : a.server === 'inline' ? 'in-process, same thread' : 'in-process, worker thread'} (${a.storage} storage, throttling off)`,
+  );
+
+  async function run(label, aggregation, n) {
+    const stream = `bench-producer-${label}-${Date.now()}`;
+    await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: SHARDS }));
+    while ((await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }))).StreamDescriptionSummary?.StreamStatus !== 'ACTIVE') {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const timed = process.env.TIME_SEND
+      ? {
+          send: async (cmd, o) => {
+            const t = performance.now();
+            try {
+              return await client.send(cmd, o);
+            } finally {
+              if (cmd.input.Records) console.log('PutRecords', cmd.input.Records.length, (performance.now() - t).toFixed(0), 'ms');
+            }
+          },
+        }
+      : client;
+    const producer = createProducer({
+      streamName: stream,
+      client: timed,
+      aggregation,
+      rateLimitPercent: Infinity,
+      ...(a['batch-bytes'] ? { maxBatchBytes: Number(a['batch-bytes']) } : {}),
+      ...(a.linger ? { lingerMs: Number(a.linger) } : {}),
+    });
+    // Warm-up: JIT and the shard map.
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => producer.put({ partitionKey: keys[i % KEYS], data: payload })));
+    const base = producer.metrics();
+
+    // The application side: puts without awaiting each, at most --outstanding unsettled (the
+    // producer's maxInFlightBytes bounds its own buffers, not the caller's promises), settled
+    // through shared handlers so that the bench itself allocates little per record.
+    const LIMIT = Number(a.outstanding);
+    let outstanding = 0;
+    let failed = 0;
+    let wake;
+    const settle = () => {
+      if (--outstanding <= LIMIT / 2 && wake) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    };
+    const onOk = settle;
+    const onErr = () => {
+      failed++;
+      settle();
+    };
+    const elu0 = performance.eventLoopUtilization();
+    const workerElu0 = worker?.performance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      outstanding++;
+      producer.put({ partitionKey: keys[i % KEYS], data: payload }).then(onOk, onErr);
+      if (outstanding >= LIMIT) await new Promise((r) => (wake = r));
+      else if ((i & 4095) === 4095) await new Promise((r) => setImmediate(r));
+    }
+    await producer.flush();
+    while (outstanding > 0) await new Promise((r) => setImmediate(r));
+    if (failed) console.log(`${failed} puts failed`);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const elu = performance.eventLoopUtilization(elu0);
+    const workerElu = worker && workerElu0 ? worker.performance.eventLoopUtilization(workerElu0) : undefined;
+    const m = producer.metrics();
+    await producer.close();
+    const user = m.userRecordsPut - base.userRecordsPut;
+    const kin = m.kinesisRecordsPut - base.kinesisRecordsPut;
+    console.log(
+      `${label.padEnd(14)} ${user.toLocaleString('en-US')} user records in ${secs.toFixed(2)} s: ` +
+        `${Math.round(user / secs).toLocaleString('en-US')} user records/s, ${Math.round(kin / secs).toLocaleString('en-US')} Kinesis records/s, ` +
+        `${((m.bytesPut - base.bytesPut) / secs / 1048576).toFixed(1)} MiB/s sent; retries ${m.retries}, throttles ${m.throttles}, failures ${m.failures}; ` +
+        `latency p50 ${m.latencyMs.p50.toFixed(0)} ms, p99 ${m.latencyMs.p99.toFixed(0)} ms, max ${m.latencyMs.max.toFixed(0)} ms`,
+    );
+    console.log(
+      `${''.padEnd(14)} main thread busy ${(elu.utilization * 100).toFixed(0)}%` +
+        (workerElu ? `, Eddy worker thread busy ${(workerElu.utilization * 100).toFixed(0)}%` : '') +
+        `; process CPU ${((cpu.user + cpu.system) / user).toFixed(2)} µs per user record (all threads)`,
+    );
+    if (a.verify) {
+      let count = 0;
+      const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+      for (const s of shards) {
+        let it = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+        while (it) {
+          const out = await client.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10000 }));
+          for (const r of out.Records ?? []) count += deaggregate({ data: r.Data, partitionKey: r.PartitionKey }).length;
+          if ((out.Records ?? []).length === 0) break;
+          it = out.NextShardIterator;
+        }
+      }
+      console.log(`${''.padEnd(14)} verified: ${count.toLocaleString('en-US')} user records read back (expected ${(n + 2000).toLocaleString('en-US')})`);
+    }
+    await client.send(new DeleteStreamCommand({ StreamName: stream }));
+  }
+
+  try {
+    if (a.mode !== 'plain') await run('aggregation', true, Number(a.records));
+    if (a.mode !== 'agg') await run('no-aggregation', false, Number(a['plain-records']));
+  } finally {
+    client.destroy();
+    await stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,789 @@
+/**
+ * The LogStore of the `local` engine: append-only segment files per shard, read and written with
+ * ordinary file I/O (no mmap, so the resident memory of the process does not grow with the data:
+ * the page cache holds the file data, outside the process).
+ *
+ * Layout, under `<dataDir>/log/`:
+ *   commit                          the commit file: the number of the last committed round
+ *   <streamId>/<shardIndex>/        one directory per shard
+ *     <first position, 20 digits>.seg   segment files (frames.ts), rolled at ~64 MiB
+ *     trim                          the shard's trim floor (u64 + CRC), when a trim left records below it
+ *   .trash/                         dropped shard directories, deleted in the background and at open
+ *
+ * Group commit. Appends are encoded (and validated) when called and queued. One round at a time
+ * takes every queued append, checks positions against what is stored (refusing a whole append
+ * whose positions do not increase, as LMDB did inside its transaction), and then:
+ *   1. per touched shard, one positional writev at the durable end of its last segment (or into a
+ *      new segment, created with O_EXCL, when the last one has reached 64 MiB): a round frame
+ *      naming the round, then the frames of every append of the round for that shard;
+ *      then fdatasync of each touched file, all in parallel, and fsync of the shard directory (and
+ *      its parents if they were created) when a segment file was created;
+ *   2. the round number is written to the commit file (two 16-byte slots 4 KiB apart, used
+ *      alternately, each with a CRC) and the commit file is fdatasync'd;
+ *   3. the round is published to readers (see Visibility) and every append of it resolves.
+ * Appends arriving during a round wait for the next one, so a round's syncs are shared by all of
+ * them; trims and drops run between rounds, in call order.
+ *
+ * Durability and all-or-nothing. An append is acknowledged after step 2, so after a crash every
+ * frame of an acknowledged append is on disk (step 1 synced it before the commit record was
+ * written). Without step 2 an append spanning shards A and B could be durable in A's file and torn
+ * or absent in B's (the two files are written and synced independently, and a kill or power cut
+ * can land between them), and even a one-shard append could be cut between two of its frames. So
+ * recovery trusts the commit file, not the shard files: at open each shard's last segment is
+ * scanned, and the file is truncated (and synced) at the first round frame whose round is above
+ * the committed one, or at the first frame that is torn or fails its CRC. Rounds run one at a time,
+ * so only the round in flight can be uncommitted, and it is always the tail of each file it
+ * touched (a segment it created is removed entirely). Every append lies within one round, so it
+ * survives whole or not at all. Round numbers continue from the committed one, and truncation is
+ * synced before the store takes writes, so a dropped round's frames can never be mistaken for a
+ * later committed round. Segments other than the last of a shard were complete and synced before
+ * the next one was created, so a problem in one of them is corruption and fails the open.
+ *
+ * Visibility. `read`, `lastPosition` and `positionAtTime` see only published rounds: each segment
+ * carries its durable size, and readers never look past it, even though the writer may already
+ * have written the next round's frames beyond it. So a reader never sees an append before it is
+ * durable, nor half of one.
+ *
+ * Trims delete whole segments whose records are all below the floor and raise the shard's
+ * in-memory floor at once, so reads skip the rest. The floor is persisted by rewriting the small
+ * trim file without a sync (cheap; trims come from retention, which repeats them): after a crash
+ * that lost it, records a trim had hidden but not yet deleted may come back until the next trim,
+ * never records the trim should have kept. A shard whose records were all trimmed has no segment;
+ * when its next segment is created, the trim file is removed in the same directory sync, so a
+ * stale floor can never hide new records. Dropping a shard renames its directory into .trash (one
+ * directory sync makes the drop durable) and deletes it afterwards.
+ *
+ * Reads. Per shard a sparse index in typed arrays (one entry every 64 records or 16 KiB of frames,
+ * and at each segment start: position, segment, offset, arrival) is rebuilt at open by scanning
+ * the segments. A read binary-searches it and preads forward from there, verifying each record's
+ * CRC; `positionAtTime` binary-searches the arrivals then scans forward. The newest records of each
+ * shard (up to 256 KiB, 16 MiB over all shards) stay in memory, so reading at the tail (put-to-get,
+ * SubscribeToShard) makes no system call. Open files are kept in an LRU of at most 256 handles.
+ */
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { AppendEntry, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
+import { FileHandles } from './file-handles.js';
+import {
+  FRAME_HEAD_BYTES,
+  MAX_U64,
+  RECORD_FIXED_BYTES,
+  ROUND_FRAME_BYTES,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_MAGIC,
+  checkShard,
+  decodeRecord,
+  encodeAppend,
+  recordArrival,
+  FRAME_BAD,
+  FRAME_SHORT,
+  KIND_RECORD,
+  KIND_ROUND,
+  frameAt,
+  frameProblem,
+  recordPosition,
+  roundFrame,
+  roundOf,
+  shardKey,
+  type LogRecord,
+  type ShardChunk,
+} from './frames.js';
+import { SEGMENT_NAME, ShardState, segmentName, type Segment } from './shard-state.js';
+
+const SEGMENT_ROLL_BYTES = 64 * 1024 * 1024;
+const TAIL_CACHE_PER_SHARD = 256 * 1024;
+const TAIL_CACHE_TOTAL = 16 * 1024 * 1024;
+const MAX_OPEN_FILES = 256;
+const READ_FIRST_BYTES = 64 * 1024;
+const TIME_SCAN_FIRST_BYTES = 20 * 1024;
+const READ_MAX_BYTES = 1024 * 1024;
+const SCAN_BYTES = 1024 * 1024;
+
+const COMMIT_FILE = 'commit';
+const COMMIT_MAGIC = 0x3143_4445; // "EDC1"
+const COMMIT_SLOT_BYTES = 16;
+export const COMMIT_SLOT_STRIDE = 4096;
+const TRIM_FILE = 'trim';
+const TRIM_MAGIC = 0x3154_4445; // "EDT1"
+const TRASH_DIR = '.trash';
+
+/** An append waiting for its round. */
+interface Pending {
+  readonly chunks: ShardChunk[];
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+type Queued =
+  | { readonly kind: 'append'; readonly append: Pending }
+  | { readonly kind: 'task'; readonly run: () => Promise<void>; readonly resolve: () => void; readonly reject: (e: unknown) => void };
+
+/** What step 1 of a round wrote for one shard, published in step 3. */
+interface Written {
+  readonly st: ShardState;
+  readonly seg: Segment;
+  readonly created: boolean;
+  /** File offset of the round frame. */
+  readonly at: number;
+  readonly chunks: ShardChunk[];
+}
+
+// ------------------------------------------------------------------------------------ small file helpers
+
+/** One slot of the commit file (exported for the recovery tests). */
+export function slot(round: number): Buffer {
+  const b = Buffer.alloc(COMMIT_SLOT_BYTES);
+  b.writeUInt32LE(COMMIT_MAGIC, 0);
+  b.writeBigUInt64LE(BigInt(round), 4);
+  b.writeUInt32LE(crc32(b.subarray(0, 12)), 12);
+  return b;
+}
+
+function readSlot(b: Buffer, at: number): number | undefined {
+  if (b.length < at + COMMIT_SLOT_BYTES) return undefined;
+  const s = b.subarray(at, at + COMMIT_SLOT_BYTES);
+  if (s.readUInt32LE(0) !== COMMIT_MAGIC || crc32(s.subarray(0, 12)) !== s.readUInt32LE(12)) return undefined;
+  return Number(s.readBigUInt64LE(4));
+}
+
+function trimBytes(before: bigint): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt32LE(TRIM_MAGIC, 0);
+  b.writeBigUInt64LE(before, 4);
+  b.writeUInt32LE(crc32(b.subarray(0, 12)), 12);
+  return b;
+}
+
+function readTrim(dir: string): bigint | undefined {
+  let b: Buffer;
+  try {
+    b = readFileSync(join(dir, TRIM_FILE));
+  } catch {
+    return undefined;
+  }
+  if (b.length !== 16 || b.readUInt32LE(0) !== TRIM_MAGIC || crc32(b.subarray(0, 12)) !== b.readUInt32LE(12)) return undefined;
+  return b.readBigUInt64LE(4);
+}
+
+function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** writev until every byte is written (a regular file may take fewer bytes than asked). */
+async function writeAll(h: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let rest = bufs;
+  let left = bufs.reduce((n, b) => n + b.length, 0);
+  let pos = position;
+  while (left > 0) {
+    const { bytesWritten } = await h.writev(rest, pos);
+    if (bytesWritten <= 0) throw new Error('write made no progress');
+    left -= bytesWritten;
+    pos += bytesWritten;
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        next.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    rest = next;
+  }
+}
+
+const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+
+// ------------------------------------------------------------------------------------ open and recovery
+
+export interface SegmentLogOptions {
+  /** Roll to a new segment once the last one reaches this many bytes (default 64 MiB; tests use less). */
+  readonly segmentBytes?: number;
+}
+
+/** Opens (creating if needed) the log under `logDir`, recovering from a crash if there was one. */
+export async function openSegmentLog(logDir: string, options: SegmentLogOptions = {}): Promise<SegmentLogStore> {
+  const createdLog = mkdirSync(logDir, { recursive: true });
+  if (createdLog !== undefined) fsyncDirSync(dirname(logDir));
+  const trash = join(logDir, TRASH_DIR);
+  rmSync(trash, { recursive: true, force: true });
+  mkdirSync(trash);
+  const shardDirs: { ref: ShardRef; dir: string }[] = [];
+  for (const s of readdirSync(logDir)) {
+    if (!/^\d+$/.test(s)) continue;
+    for (const i of readdirSync(join(logDir, s))) {
+      if (/^\d+$/.test(i)) shardDirs.push({ ref: { streamId: Number(s), shardIndex: Number(i) }, dir: join(logDir, s, i) });
+    }
+  }
+  const commitPath = join(logDir, COMMIT_FILE);
+  let committed: number;
+  if (existsSync(commitPath)) {
+    const b = readFileSync(commitPath);
+    const rounds = [readSlot(b, 0), readSlot(b, COMMIT_SLOT_STRIDE)].filter((r): r is number => r !== undefined);
+    if (rounds.length === 0) throw new Error(`corrupt commit file ${commitPath}: no valid slot`);
+    committed = Math.max(...rounds);
+  } else {
+    if (shardDirs.length > 0) throw new Error(`${commitPath} is missing but ${logDir} holds shard data`);
+    const fd = openSync(commitPath, 'w');
+    try {
+      writeSync(fd, slot(0), 0, COMMIT_SLOT_BYTES, 0);
+      writeSync(fd, slot(0), 0, COMMIT_SLOT_BYTES, COMMIT_SLOT_STRIDE);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    committed = 0;
+  }
+  fsyncDirSync(logDir);
+  const shards = new Map<string, ShardState>();
+  for (const { ref, dir } of shardDirs) {
+    const st = new ShardState(ref, shardKey(ref), logDir);
+    recoverShard(st, committed);
+    shards.set(st.key, st);
+  }
+  const commit = await open(commitPath, 'r+');
+  return new SegmentLogStore(logDir, commit, committed, shards, options.segmentBytes ?? SEGMENT_ROLL_BYTES);
+}
+
+/** Scans a shard's segments into `st`, truncating the uncommitted tail and finishing interrupted trims. */
+function recoverShard(st: ShardState, committed: number): void {
+  const names = readdirSync(st.dir).filter((n) => SEGMENT_NAME.test(n)).sort();
+  let dirty = false;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const path = join(st.dir, name);
+    const seg = scanSegment(st, path, BigInt(name.slice(0, 20)), i === names.length - 1, committed);
+    if (seg === undefined) {
+      unlinkSync(path);
+      dirty = true;
+    } else {
+      st.segments.push(seg);
+      st.nextSeq++;
+    }
+  }
+  const floor = readTrim(st.dir);
+  if (floor !== undefined) {
+    // Finish a trim that a crash interrupted.
+    while (st.segments[0] !== undefined && st.segments[0].last < floor) {
+      unlinkSync(st.segments.shift()!.path);
+      dirty = true;
+    }
+    const first = st.segments[0];
+    if (first === undefined) {
+      // Nothing left: a floor would only hide records appended later.
+      unlinkSync(join(st.dir, TRIM_FILE));
+      dirty = true;
+      st.lastPos = undefined;
+      st.clearIndex();
+    } else {
+      st.dropEntriesBefore(first.seq);
+      st.lowWater = floor;
+    }
+  }
+  if (dirty) fsyncDirSync(st.dir);
+}
+
+/**
+ * Scans one segment, noting its records in `st`. The last segment of a shard is checked frame by
+ * frame (CRC, committed round) and truncated where that fails; undefined = the segment holds no
+ * committed record and must be removed. Any other segment must be whole.
+ */
+function scanSegment(st: ShardState, path: string, first: bigint, isLast: boolean, committed: number): Segment | undefined {
+  const fd = openSync(path, isLast ? 'r+' : 'r');
+  try {
+    const fileSize = fstatSync(fd).size;
+    const corrupt = (at: number, why: string): Error => new Error(`corrupt log segment ${path} at ${at}: ${why}`);
+    const head = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    if (fileSize < SEGMENT_HEADER_BYTES || readSync(fd, head, 0, SEGMENT_HEADER_BYTES, 0) !== SEGMENT_HEADER_BYTES || !head.equals(SEGMENT_MAGIC)) {
+      if (isLast) return undefined;
+      throw corrupt(0, 'bad segment header');
+    }
+    const seq = st.nextSeq;
+    st.startSegment();
+    let buf = Buffer.allocUnsafe(SCAN_BYTES);
+    let bufStart = SEGMENT_HEADER_BYTES; // file offset of buf[0]
+    let bufEnd = 0; // valid bytes in buf
+    let at = 0;
+    let cut: number | undefined;
+    let records = 0;
+    let last = 0n;
+    for (;;) {
+      const size = frameAt(buf, at, bufEnd, isLast);
+      const fileAt = bufStart + at;
+      if (size === FRAME_SHORT) {
+        if (bufStart + bufEnd >= fileSize) {
+          if (at === bufEnd) break; // clean end
+          if (!isLast) throw corrupt(fileAt, 'torn frame');
+          cut = fileAt;
+          break;
+        }
+        // Slide the unread bytes to the front and read more; grow for a frame bigger than the buffer.
+        const need = bufEnd - at >= FRAME_HEAD_BYTES ? FRAME_HEAD_BYTES + buf.readUInt32LE(at) : 0;
+        if (need > buf.length) {
+          const bigger = Buffer.allocUnsafe(need);
+          buf.copy(bigger, 0, at, bufEnd);
+          buf = bigger;
+        } else buf.copyWithin(0, at, bufEnd);
+        bufStart += at;
+        bufEnd -= at;
+        at = 0;
+        const n = readSync(fd, buf, bufEnd, Math.min(buf.length - bufEnd, fileSize - (bufStart + bufEnd)), bufStart + bufEnd);
+        if (n <= 0) throw corrupt(bufStart + bufEnd, 'short read');
+        bufEnd += n;
+        continue;
+      }
+      if (size === FRAME_BAD) {
+        if (!isLast) throw corrupt(fileAt, frameProblem(buf, at, bufEnd));
+        cut = fileAt;
+        break;
+      }
+      const body = at + FRAME_HEAD_BYTES;
+      if (buf[body] === KIND_ROUND) {
+        const round = roundOf(buf, at);
+        if (round > committed) {
+          if (!isLast) throw corrupt(fileAt, `round ${round} above the committed ${committed}`);
+          cut = fileAt;
+          break;
+        }
+      } else {
+        const position = recordPosition(buf, body);
+        if (st.lastPos !== undefined && position <= st.lastPos) {
+          if (!isLast) throw corrupt(fileAt, `position ${position} after ${st.lastPos}`);
+          cut = fileAt;
+          break;
+        }
+        st.noteRecord(position, recordArrival(buf, body), seq, fileAt, size);
+        records++;
+        last = position;
+      }
+      at += size;
+    }
+    if (cut !== undefined) {
+      ftruncateSync(fd, cut);
+      fsyncSync(fd);
+    }
+    if (records === 0) return undefined;
+    return { seq, first, path, size: cut ?? fileSize, last };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ------------------------------------------------------------------------------------ the store
+
+export class SegmentLogStore implements LogStore {
+  readonly #logDir: string;
+  readonly #commit: FileHandle;
+  #committed: number;
+  readonly #shards: Map<string, ShardState>;
+  readonly #files = new FileHandles(MAX_OPEN_FILES);
+  readonly #queue: Queued[] = [];
+  #draining: Promise<void> | undefined;
+  /** Set when a round failed part-way: the files may hold frames we could not commit, so no more writes. */
+  #failed: Error | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Shards with cached tail records, least recently appended first. */
+  readonly #cacheLru = new Map<ShardState, true>();
+  #cacheBytes = 0;
+  #trashSeq = 0;
+  readonly #segmentBytes: number;
+
+  constructor(logDir: string, commit: FileHandle, committed: number, shards: Map<string, ShardState>, segmentBytes: number) {
+    this.#segmentBytes = segmentBytes;
+    this.#logDir = logDir;
+    this.#commit = commit;
+    this.#committed = committed;
+    this.#shards = shards;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error('storage is closed');
+  }
+
+  async append(entries: readonly AppendEntry[]): Promise<void> {
+    this.#checkOpen();
+    if (entries.length === 0) return;
+    const chunks = encodeAppend(entries);
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ kind: 'append', append: { chunks, resolve, reject } });
+      this.#kick();
+    });
+  }
+
+  /** Runs `run` between rounds, in call order with appends. */
+  #task(run: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ kind: 'task', run, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  #kick(): void {
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = undefined;
+      if (this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    // Let appends made in the same tick join the first round.
+    await null;
+    for (;;) {
+      const head = this.#queue[0];
+      if (head === undefined) return;
+      if (head.kind === 'task') {
+        this.#queue.shift();
+        try {
+          if (this.#failed !== undefined) throw this.#failed;
+          await head.run();
+          head.resolve();
+        } catch (e) {
+          head.reject(e);
+        }
+        continue;
+      }
+      const batch: Pending[] = [];
+      while (this.#queue[0]?.kind === 'append') batch.push((this.#queue.shift() as { append: Pending }).append);
+      await this.#round(batch);
+    }
+  }
+
+  async #round(batch: Pending[]): Promise<void> {
+    if (this.#failed !== undefined) {
+      for (const a of batch) a.reject(this.#failed);
+      return;
+    }
+    // Positions must be above what is stored, counting earlier appends of this round.
+    const tails = new Map<string, bigint | undefined>();
+    const accepted: Pending[] = [];
+    for (const a of batch) {
+      let clash: string | undefined;
+      for (const c of a.chunks) {
+        const last = tails.has(c.key) ? tails.get(c.key) : this.#shards.get(c.key)?.lastLive();
+        if (last !== undefined && c.first <= last) {
+          clash = `position ${c.first} is not above the last stored position ${last} of shard ${c.key}`;
+          break;
+        }
+      }
+      if (clash !== undefined) {
+        a.reject(new RangeError(clash));
+        continue;
+      }
+      for (const c of a.chunks) tails.set(c.key, c.last);
+      accepted.push(a);
+    }
+    if (accepted.length === 0) return;
+    const perShard = new Map<string, ShardChunk[]>();
+    for (const a of accepted) {
+      for (const c of a.chunks) {
+        const list = perShard.get(c.key);
+        if (list === undefined) perShard.set(c.key, [c]);
+        else list.push(c);
+      }
+    }
+    const round = this.#committed + 1;
+    let written: Written[];
+    try {
+      // Step 1: every shard's frames, synced.
+      written = await Promise.all([...perShard.values()].map((chunks) => this.#writeShard(chunks, round)));
+      // Step 2: the commit record, synced. From here on the round survives a crash.
+      await writeAll(this.#commit, [slot(round)], (round % 2) * COMMIT_SLOT_STRIDE);
+      await this.#commit.datasync();
+    } catch (e) {
+      this.#failed = new Error(`log store write failed; reopen the store to recover: ${(e as Error).message}`, { cause: e });
+      for (const a of accepted) a.reject(this.#failed);
+      return;
+    }
+    this.#committed = round;
+    // Step 3: visible to readers, then acknowledged.
+    for (const w of written) this.#publish(w);
+    for (const a of accepted) a.resolve();
+  }
+
+  async #writeShard(chunks: ShardChunk[], round: number): Promise<Written> {
+    const first = chunks[0]!;
+    let st = this.#shards.get(first.key);
+    if (st === undefined) {
+      st = new ShardState(first.shard, first.key, this.#logDir);
+      this.#shards.set(st.key, st);
+    }
+    const active = st.segments[st.segments.length - 1];
+    const created = active === undefined || active.size >= this.#segmentBytes;
+    const seg: Segment = created ? { seq: st.nextSeq, first: first.first, path: join(st.dir, segmentName(first.first)), size: 0, last: first.last } : active;
+    const bufs: Buffer[] = created ? [SEGMENT_MAGIC, roundFrame(round)] : [roundFrame(round)];
+    for (const c of chunks) bufs.push(c.bytes);
+    let madeDir: string | undefined;
+    if (created) {
+      madeDir = await mkdir(st.dir, { recursive: true });
+      // A shard with no segment may still have a trim file from before: it must not outlive
+      // the new segment (the directory sync below makes both changes durable together).
+      if (st.segments.length === 0) await unlink(join(st.dir, TRIM_FILE)).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)));
+    }
+    const at = created ? 0 : seg.size;
+    const lease = await this.#files.acquire(seg.path, created ? 'wx+' : undefined);
+    try {
+      await writeAll(lease.handle, bufs, at);
+      await lease.handle.datasync();
+    } finally {
+      lease.release();
+    }
+    if (created) {
+      const syncs = [fsyncDir(st.dir)];
+      if (madeDir !== undefined) {
+        // mkdir made `madeDir` and everything below it: sync the parent of each.
+        const streamDir = dirname(st.dir);
+        syncs.push(fsyncDir(streamDir));
+        if (madeDir === streamDir) syncs.push(fsyncDir(this.#logDir));
+      }
+      await Promise.all(syncs);
+    }
+    return { st, seg, created, at: created ? SEGMENT_HEADER_BYTES : at, chunks };
+  }
+
+  #publish(w: Written): void {
+    const { st, seg, chunks } = w;
+    if (w.created) {
+      if (st.segments.length === 0) {
+        // A first segment (new shard, or every record trimmed before): no floor applies.
+        st.lowWater = 0n;
+        st.clearIndex();
+      }
+      st.segments.push(seg);
+      st.nextSeq = seg.seq + 1;
+      st.startSegment();
+    }
+    let at = w.at + ROUND_FRAME_BYTES;
+    let cached = 0;
+    for (const c of chunks) {
+      const n = c.records.length;
+      for (let j = 0; j < n; j++) {
+        const r = c.records[j]!;
+        const start = c.offsets[j]!;
+        const end = j + 1 < n ? c.offsets[j + 1]! : c.bytes.length;
+        st.noteRecord(r.position, r.arrivalMs, seg.seq, at + start, end - start);
+        cached += st.cacheAdd(r, TAIL_CACHE_PER_SHARD);
+      }
+      at += c.bytes.length;
+    }
+    seg.size = at;
+    seg.last = st.lastPos!;
+    this.#cacheBytes += cached;
+    this.#cacheLru.delete(st);
+    this.#cacheLru.set(st, true);
+    for (const other of this.#cacheLru.keys()) {
+      if (this.#cacheBytes <= TAIL_CACHE_TOTAL || other === st) break;
+      this.#cacheBytes -= other.cacheClear();
+      this.#cacheLru.delete(other);
+    }
+  }
+
+  async read(shard: ShardRef, from: bigint, limits: ReadLimits): Promise<StoredRecord[]> {
+    checkShard(shard);
+    this.#checkOpen();
+    const out: StoredRecord[] = [];
+    const st = this.#shards.get(shardKey(shard));
+    if (st === undefined || !(limits.maxRecords >= 1) || from > MAX_U64) return out;
+    const last = st.lastLive();
+    const p = from < st.lowWater ? st.lowWater : from;
+    if (last === undefined || p > last) return out;
+    const max = Math.min(limits.maxRecords, 2 ** 32);
+    const maxBytes = limits.maxBytes;
+    let bytes = 0;
+    const c = st.cacheFrom(p);
+    if (c >= 0) {
+      const cache = st.cache;
+      for (let i = c; i < cache.length; i++) {
+        const r = cache[i]!;
+        out.push(r);
+        bytes += r.data.byteLength + Buffer.byteLength(r.partitionKey, 'utf8');
+        if (out.length >= max || bytes >= maxBytes) break;
+      }
+      return out;
+    }
+    const e = st.entryForPosition(p);
+    await this.#walk(st, st.idxSeq[e]!, st.idxOff[e]!, true, READ_FIRST_BYTES, (buf, body, bodyLen) => {
+      if (recordPosition(buf, body) < p) return true;
+      out.push(decodeRecord(buf, body, bodyLen));
+      bytes += bodyLen - RECORD_FIXED_BYTES;
+      return out.length < max && bytes < maxBytes;
+    });
+    return out;
+  }
+
+  /**
+   * Visits the record frames of a shard from (segment seq, offset) on, in order, up to the durable
+   * end, until `visit` returns false. Reads grow from 64 KiB to 1 MiB as the scan goes on.
+   */
+  async #walk(
+    st: ShardState,
+    seq: number,
+    offset: number,
+    verify: boolean,
+    firstRead: number,
+    visit: (buf: Buffer, body: number, bodyLen: number) => boolean,
+  ): Promise<void> {
+    let chunk = firstRead;
+    let off = offset;
+    for (;;) {
+      const seg = st.segmentBySeq(seq);
+      if (seg === undefined) return; // trimmed or dropped meanwhile
+      const end = seg.size;
+      if (off >= end) {
+        if (seg === st.segments[st.segments.length - 1]) return;
+        seq++;
+        off = SEGMENT_HEADER_BYTES;
+        continue;
+      }
+      const len = Math.min(chunk, end - off);
+      let buf: Buffer;
+      try {
+        buf = await this.#pread(seg.path, off, len);
+      } catch (e) {
+        if (isMissing(e)) return; // deleted by a trim or drop while we read
+        throw e;
+      }
+      let at = 0;
+      for (;;) {
+        const size = frameAt(buf, at, buf.length, verify);
+        if (size === FRAME_SHORT) break;
+        if (size === FRAME_BAD) throw new Error(`corrupt log segment ${seg.path} at ${off + at}: ${frameProblem(buf, at, buf.length)}`);
+        const body = at + FRAME_HEAD_BYTES;
+        if (buf[body] === KIND_RECORD && !visit(buf, body, size - FRAME_HEAD_BYTES)) return;
+        at += size;
+      }
+      if (at === 0) {
+        if (buf.length < len) return; // the file shrank: trimmed or dropped meanwhile
+        // One frame larger than the read: read exactly that frame next time.
+        const need = buf.length < FRAME_HEAD_BYTES ? Infinity : FRAME_HEAD_BYTES + buf.readUInt32LE(0);
+        if (need <= buf.length || need > end - off) throw new Error(`corrupt log segment ${seg.path} at ${off}: frame past the durable end`);
+        chunk = need;
+        continue;
+      }
+      off += at;
+      chunk = Math.min(chunk * 2, READ_MAX_BYTES);
+    }
+  }
+
+  async #pread(path: string, off: number, len: number): Promise<Buffer> {
+    const lease = await this.#files.acquire(path);
+    try {
+      const buf = Buffer.allocUnsafeSlow(len);
+      let got = 0;
+      while (got < len) {
+        const { bytesRead } = await lease.handle.read(buf, got, len - got, off + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got === len ? buf : buf.subarray(0, got);
+    } finally {
+      lease.release();
+    }
+  }
+
+  async lastPosition(shard: ShardRef): Promise<bigint | undefined> {
+    checkShard(shard);
+    this.#checkOpen();
+    return this.#shards.get(shardKey(shard))?.lastLive();
+  }
+
+  async positionAtTime(shard: ShardRef, atMs: number): Promise<bigint | undefined> {
+    checkShard(shard);
+    this.#checkOpen();
+    if (Number.isNaN(atMs)) throw new RangeError('atMs must be a number of epoch milliseconds, not NaN');
+    const st = this.#shards.get(shardKey(shard));
+    if (st === undefined || st.lastLive() === undefined || atMs > st.lastArrival) return undefined;
+    const floor = st.lowWater;
+    // Start at the later of: the last entry arriving before atMs, the entry for the trim floor.
+    const e = Math.max(st.entryForTime(atMs), st.entryForPosition(floor));
+    let found: bigint | undefined;
+    // The answer is at most one index interval (16 KiB) past the entry: read a little more than that first.
+    await this.#walk(st, st.idxSeq[e]!, st.idxOff[e]!, false, TIME_SCAN_FIRST_BYTES, (buf, body) => {
+      if (recordArrival(buf, body) < atMs) return true;
+      const p = recordPosition(buf, body);
+      if (p < floor) return true;
+      found = p;
+      return false;
+    });
+    return found;
+  }
+
+  async trim(shard: ShardRef, before: bigint): Promise<void> {
+    checkShard(shard);
+    this.#checkOpen();
+    if (before <= 0n) return;
+    const key = shardKey(shard);
+    return this.#task(async () => {
+      const st = this.#shards.get(key);
+      if (st === undefined || before <= st.lowWater) return;
+      st.lowWater = before;
+      const gone: Segment[] = [];
+      while (st.segments[0] !== undefined && st.segments[0].last < before) gone.push(st.segments.shift()!);
+      const first = st.segments[0];
+      if (first === undefined) {
+        st.lastPos = undefined;
+        st.clearIndex();
+        this.#cacheBytes -= st.cacheClear();
+        this.#cacheLru.delete(st);
+      } else {
+        st.dropEntriesBefore(first.seq);
+        // Persist the floor only if records below it remain. Not synced: see "Trims" above.
+        if (before > first.first) await writeFile(join(st.dir, TRIM_FILE), trimBytes(before));
+      }
+      for (const seg of gone) {
+        this.#files.forget(seg.path);
+        await unlink(seg.path).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)));
+      }
+    });
+  }
+
+  async dropShard(shard: ShardRef): Promise<void> {
+    checkShard(shard);
+    this.#checkOpen();
+    const key = shardKey(shard);
+    return this.#task(async () => {
+      const st = this.#shards.get(key) ?? new ShardState(shard, key, this.#logDir);
+      this.#shards.delete(key);
+      this.#cacheBytes -= st.cacheClear();
+      this.#cacheLru.delete(st);
+      this.#files.forget(st.dir + '/');
+      const trash = join(this.#logDir, TRASH_DIR, `${shard.streamId}-${shard.shardIndex}-${++this.#trashSeq}`);
+      try {
+        await rename(st.dir, trash);
+      } catch (e) {
+        if (isMissing(e)) return;
+        throw e;
+      }
+      // The rename is the drop: make it durable, then delete at leisure (open empties .trash too).
+      await fsyncDir(dirname(st.dir));
+      await rm(trash, { recursive: true, force: true });
+    });
+  }
+
+  /** Waits for queued work, then closes every file. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      while (this.#draining !== undefined) await this.#draining;
+      await this.#files.closeAll();
+      await this.#commit.close();
+    })();
+    return this.#closing;
+  }
+}

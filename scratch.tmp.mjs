@@ -1,0 +1,16 @@
+import { compileJq } from './packages/server/dist/src/firehose/jq.js';
+import { LocalJqEngine } from './packages/server/dist/src/firehose/jq-engine.js';
+const p = await compileJq('.a');
+let t0 = performance.now();
+for (let i = 0; i < 200; i++) await p.run({ a: i });
+console.log('worker 200 sequential', (performance.now() - t0).toFixed(0));
+const e = new LocalJqEngine();
+await e.exec(['-n', '1'], '');
+t0 = performance.now();
+for (let i = 0; i < 200; i++) await e.exec(['-M','-c','.a'], JSON.stringify({a: i}));
+console.log('local 200 sequential', (performance.now() - t0).toFixed(0));
+const many = Array.from({length: 5000}, (_, i) => ({customer_id: 'c'+i, ts: 1700000000 + i}));
+const q = await compileJq('{customer_id: .customer_id, year: .ts | strftime("%Y")}');
+t0 = performance.now();
+await q.runAll(many);
+console.log('worker 5000 batch', (performance.now() - t0).toFixed(0));
