@@ -14,7 +14,7 @@
 // (6 MiB/s) shaping alone would cap 100-byte records near 55,000/s.
 // Reports user records/s (put() of the first record to the last put() resolving), Kinesis
 // records/s and the producer's latency percentiles. --verify reads the stream back and counts.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +26,11 @@ if (!isMainThread) {
   // Worker: hosts Eddy.
   const { startEddy } = await import(serverModule);
   const eddy = await startEddy({ port: 0, dataDir: workerData.dataDir, memory: workerData.memory, stateDelayMs: 0, throttle: false, log: () => {} });
-  parentPort.postMessage({ endpoint: eddy.endpoint });
+  let tid;
+  try {
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {}
+  parentPort.postMessage({ endpoint: eddy.endpoint, tid });
   parentPort.on('message', async (m) => {
     if (m === 'close') {
       await eddy.close();
@@ -35,6 +39,26 @@ if (!isMainThread) {
   });
 } else {
   await main();
+}
+
+/** CPU seconds by thread from /proc (Linux): the main thread, Eddy's worker thread, the rest. */
+function threadCpu(workerTid) {
+  try {
+    const hz = 100; // USER_HZ on Linux
+    const out = { main: 0, eddy: 0, other: 0 };
+    for (const t of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const secs = (Number(f[11]) + Number(f[12])) / hz;
+      const tid = Number(t);
+      if (tid === process.pid) out.main += secs;
+      else if (tid === workerTid) out.eddy += secs;
+      else out.other += secs;
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
 }
 
 async function main() {
@@ -62,6 +86,7 @@ async function main() {
   let endpoint = a.endpoint;
   let stop = async () => {};
   let worker;
+  let workerTid;
   let dataDir;
   if (!endpoint) {
     dataDir = mkdtempSync(join(tmpdir(), 'eddy-bench-producer-'));
@@ -73,7 +98,10 @@ async function main() {
     } else {
       worker = new Worker(new URL(import.meta.url), { workerData: { dataDir, memory: a.storage === 'memory' } });
       endpoint = await new Promise((resolve, reject) => {
-        worker.once('message', (m) => resolve(m.endpoint));
+        worker.once('message', (m) => {
+          workerTid = m.tid;
+          resolve(m.endpoint);
+        });
         worker.once('error', reject);
       });
       stop = async () => {
@@ -147,6 +175,7 @@ async function main() {
     const elu0 = performance.eventLoopUtilization();
     const workerElu0 = worker?.performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
+    const threads0 = threadCpu(workerTid);
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       outstanding++;
@@ -159,6 +188,7 @@ async function main() {
     if (failed) console.log(`${failed} puts failed`);
     const secs = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const threads1 = threadCpu(workerTid);
     const elu = performance.eventLoopUtilization(elu0);
     const workerElu = worker && workerElu0 ? worker.performance.eventLoopUtilization(workerElu0) : undefined;
     const m = producer.metrics();
@@ -176,6 +206,13 @@ async function main() {
         (workerElu ? `, Eddy worker thread busy ${(workerElu.utilization * 100).toFixed(0)}%` : '') +
         `; process CPU ${((cpu.user + cpu.system) / user).toFixed(2)} µs per user record (all threads)`,
     );
+    if (threads0 && threads1) {
+      const per = (k) => (((threads1[k] - threads0[k]) * 1e6) / user).toFixed(2);
+      console.log(
+        `${''.padEnd(14)} CPU per user record: main thread (producer + SDK) ${per('main')} µs, Eddy thread ${per('eddy')} µs, other threads (GC helpers, libuv) ${per('other')} µs` +
+          ` ⇒ ${Math.round(user / (threads1.main - threads0.main)).toLocaleString('en-US')} user records per main-thread CPU-second`,
+      );
+    }
     if (a.verify) {
       let count = 0;
       const shards = (await client.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];

@@ -6,7 +6,8 @@
 #               user the package creates when they run as root
 set -euo pipefail
 need=()
-command -v aws >/dev/null 2>&1 || need+=(awscli)
+# The Debian CLI (v2) is the one the tests prefer; another `aws` on PATH may be v1.
+[ -x /usr/bin/aws ] || need+=(awscli)
 if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   need+=(postgresql)
 fi

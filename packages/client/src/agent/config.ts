@@ -111,29 +111,8 @@ export const defaultFlowConfig = {
   multiLineFlushMillis: 1000,
 } as const;
 
-// Keys of the Java agent that tune its thread pools, HTTP client or CloudWatch publisher: accepted
-// so that existing files load, without effect here.
-const acceptedWithoutEffect = new Set([
-  'maxSendingThreads',
-  'maxSendingThreadsPerCore',
-  'sendingThreadsKeepAliveMillis',
-  'sendingThreadsMaxQueueSize',
-  'maxConnections',
-  'connectionTimeoutMillis',
-  'connectionTTLMillis',
-  'socketTimeoutMillis',
-  'useTcpKeepAlive',
-  'useHttpGzip',
-  'cloudwatch.endpoint',
-  'cloudwatch.tagInstance',
-  'cloudwatch.metricsBufferTimeMillis',
-  'cloudwatch.metricsQueueSize',
-  'cloudwatch.namespace',
-  'log.maxBackupIndex',
-  'log.maxFileSize',
-  'log.emitMetrics',
-]);
-
+// Other keys of the Java agent (thread pools, HTTP client, CloudWatch tuning) are ignored, as
+// unknown keys are: see README.md.
 const notSupported: Record<string, string> = {
   assumeRoleARN: 'assuming a role is not supported; give awsAccessKeyId/awsSecretAccessKey or use the SDK credential chain (AWS_* variables, profiles)',
   assumeRoleExternalId: 'assuming a role is not supported',
@@ -217,11 +196,6 @@ export function parseAgentConfig(json: unknown, options: LoadOptions = {}): Agen
     shutdownTimeoutMillis: r.int('shutdownTimeoutMillis', defaultAgentConfig.shutdownTimeoutMillis, 0, 3_600_000),
     flows,
   };
-}
-
-/** Keys the Java agent reads that this agent accepts and ignores (see README). */
-export function keysWithoutEffect(): readonly string[] {
-  return [...acceptedWithoutEffect];
 }
 
 function endpointOf(r: Reader, service: 'kinesis' | 'firehose', defaultRegion: string | undefined): ServiceEndpoint {

@@ -90,6 +90,7 @@ interface Orphan {
 }
 
 const READ_CHUNK = 1024 * 1024;
+const FORGET_AFTER_MS = 60_000;
 const IDLE_CLOSE_MS = 60_000;
 const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -108,6 +109,11 @@ export class Flow {
   #orphans: Orphan[] = [];
   /** Cursors of files no longer tracked whose records are still in flight. */
   readonly #retired = new Set<Cursor>();
+  /**
+   * Files that left the listing, kept for a while: a file can drop out of one listing (a rename
+   * racing readdir and stat) or leave the pattern and come back, and must then continue, not restart.
+   */
+  readonly #forgotten = new Map<string, { t: Tracked; at: number }>();
   /** Checkpoints of files not tracked now, kept until their TTL for copy recognition. */
   #dormant = new Map<string, FileCheckpoint>();
   #initialScanDone = false;
@@ -188,30 +194,34 @@ export class Flow {
   checkpoints(): FileCheckpoint[] {
     const now = this.#d.now();
     const out: FileCheckpoint[] = [];
-    for (const t of this.#tracked.values()) {
-      const tail = t.cursor.ackedTail;
-      out.push({
-        path: t.path,
-        dev: t.dev,
-        ino: t.ino,
-        headLength: t.head.length,
-        headHash: t.headHash,
-        offset: t.cursor.ackedOffset,
-        anchorLength: tail.length,
-        anchorHash: hashBytes(tail),
-        seenAt: t.present ? now : t.seenAt,
-      });
-    }
+    for (const t of this.#tracked.values()) out.push(this.#entry(t, now));
+    for (const { t } of this.#forgotten.values()) out.push(this.#entry(t));
     for (const [key, c] of this.#dormant) {
-      if (this.#tracked.has(key)) continue;
+      if (this.#tracked.has(key) || this.#forgotten.has(key)) continue;
       if (now - c.seenAt > this.#d.checkpointTtlMs) this.#dormant.delete(key);
       else out.push(c);
     }
     return out;
   }
 
+  #entry(t: Tracked, now?: number): FileCheckpoint {
+    const tail = t.cursor.ackedTail;
+    return {
+      path: t.path,
+      dev: t.dev,
+      ino: t.ino,
+      headLength: t.head.length,
+      headHash: t.headHash,
+      offset: t.cursor.ackedOffset,
+      anchorLength: tail.length,
+      anchorHash: hashBytes(tail),
+      seenAt: t.present && now !== undefined ? now : t.seenAt,
+    };
+  }
+
   *#cursors(): Iterable<Cursor> {
     for (const t of this.#tracked.values()) yield t.cursor;
+    for (const { t } of this.#forgotten.values()) yield t.cursor;
     for (const o of this.#orphans) yield o.cursor;
     yield* this.#retired;
   }
@@ -278,6 +288,12 @@ export class Flow {
       if (o.cursor.inFlight > 0) this.#retired.add(o.cursor);
       return false;
     });
+    for (const [key, f] of this.#forgotten) {
+      if (now - f.at < FORGET_AFTER_MS) continue;
+      this.#forgotten.delete(key);
+      this.#dormant.set(key, this.#entry(f.t));
+      if (f.t.cursor.inFlight > 0) this.#retired.add(f.t.cursor);
+    }
     for (const c of this.#retired) if (c.inFlight === 0) this.#retired.delete(c);
     // 4. Read, oldest file first.
     const files = [...this.#tracked.values()].sort((a, b) => a.mtimeMs - b.mtimeMs);
@@ -361,6 +377,22 @@ export class Flow {
       const s = await fh.stat({ bigint: true });
       if (`${s.dev}:${s.ino}` !== l.key) return; // replaced since listed; next poll sees the new one
       const head = await readAt(fh, 0, Math.min(HEAD_BYTES, l.size));
+      const back = this.#forgotten.get(l.key);
+      if (back !== undefined) {
+        this.#forgotten.delete(l.key);
+        const t = back.t;
+        if (await sameContent(fh, l.size, head, t)) {
+          this.#d.log('DEBUG', `${this.id}: ${l.path} is ${t.path} again; continuing at ${t.cursor.readOffset}`);
+          t.moved ||= l.path !== t.path;
+          Object.assign(t, { path: l.path, present: true, fh, size: l.size, mtimeMs: l.mtimeMs, lastChangeAt: now, seenAt: now });
+          if (head.length > t.head.length) this.#setHead(t, head);
+          this.#tracked.set(l.key, t);
+          keep = true;
+          return;
+        }
+        // Another file on a reused inode number.
+        if (t.cursor.inFlight > 0) this.#retired.add(t.cursor);
+      }
       const decision = this.#initialScanDone ? await this.#placeNew(l, fh, head, now) : await this.#placeAtStart(l, fh, head);
       if (decision === 'hold') return;
       this.#held.delete(l.key);
@@ -496,10 +528,11 @@ export class Flow {
       // only once nothing can append to it: the file was rotated away or deleted.
       this.#process(c, c.reader.flush(t.moved || !t.present));
     }
-    const finished = t.fh === undefined || (c.readOffset >= t.size && !c.reader.hasPending && now - t.lastChangeAt >= this.#goneGraceMs);
+    const finished =
+      now - t.seenAt >= this.#goneGraceMs && (t.fh === undefined || (c.readOffset >= t.size && !c.reader.hasPending && now - t.lastChangeAt >= this.#goneGraceMs));
     if (!t.present && finished) {
       this.#tracked.delete(t.key);
-      if (c.inFlight > 0) this.#retired.add(c);
+      this.#forgotten.set(t.key, { t, at: now });
       await t.fh?.close().catch(() => undefined);
       t.fh = undefined;
       this.#d.log('DEBUG', `${this.id}: done with ${t.path}`);
@@ -573,6 +606,16 @@ export class Flow {
     this.#d.log('WARN', `${this.id}: a ${data.length}-byte record is cut to ${max} bytes`);
     return { partitionKey, record: Buffer.concat([data.subarray(0, max - term.length), term]) };
   }
+}
+
+/** Whether an inode seen again holds what was read from it: same first bytes, and the same bytes before the read offset. */
+async function sameContent(fh: FileHandle, size: number, head: Buffer, t: Tracked): Promise<boolean> {
+  const c = t.cursor;
+  if (size < c.readOffset) return false;
+  const n = Math.min(head.length, t.head.length);
+  if (!head.subarray(0, n).equals(t.head.subarray(0, n))) return false;
+  const tail = c.reader.tail;
+  return (await readAt(fh, c.readOffset - tail.length, tail.length)).equals(tail);
 }
 
 async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {

@@ -6,7 +6,7 @@
 // replaced, in a middleware of our own PutRecordsCommand (the caller's client is not touched),
 // before Content-Length and SigV4 are computed. The first call of a producer goes the ordinary
 // way and checks that the client speaks AWS JSON 1.1 to Kinesis_20131202.PutRecords; only then
-// are later calls sent with empty Data for the SDK to serialise and the body written here. Any
+// are later calls given no entries for the SDK to serialise, and the body is written here. Any
 // other protocol (a future SDK, a custom client) keeps the ordinary path.
 import { PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 
@@ -16,7 +16,6 @@ export interface BodyRecord {
   explicitHashKey: string | undefined;
 }
 
-const EMPTY = new Uint8Array(0);
 const TARGET = 'Kinesis_20131202.PutRecords';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 
@@ -84,11 +83,13 @@ export class FastBody {
   command(stream: { StreamName: string } | { StreamARN: string }, records: readonly BodyRecord[]): PutRecordsCommand {
     const fast = this.#usable === true;
     const probe = this.#usable === undefined;
-    const entries: PutRecordsRequestEntry[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i] as BodyRecord;
-      const Data = fast ? EMPTY : r.data;
-      entries[i] = r.explicitHashKey === undefined ? { Data, PartitionKey: r.partitionKey } : { Data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey };
+    // On the fast path the SDK serialises (and its logger filters) no entries at all.
+    const entries: PutRecordsRequestEntry[] = fast ? [] : new Array(records.length);
+    if (!fast) {
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i] as BodyRecord;
+        entries[i] = r.explicitHashKey === undefined ? { Data: r.data, PartitionKey: r.partitionKey } : { Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey };
+      }
     }
     const cmd = new PutRecordsCommand({ ...stream, Records: entries });
     if (!fast && !probe) return cmd;

@@ -248,6 +248,51 @@ describe('agent end to end (in process)', () => {
     });
   });
 
+  test('an unterminated last line is held back until its file is rotated away', async () => {
+    await withTempDir(async (dir) => {
+      const stream = uniqueName('partial');
+      await createStream(kinesis, stream, 1);
+      const path = join(dir, 'job.log');
+      await writeFile(path, '');
+      const agent = await start(dir, [{ filePattern: 'job.log*', kinesisStream: stream, initialPosition: 'START_OF_FILE' }]);
+      try {
+        await appendFile(path, 'complete\nincomplete');
+        await waitFor(() => agent.progress().total.recordsSent === 1, 10_000, 'the complete line');
+        // Quiet for longer than multiLineFlushMillis, but the writer may still finish the line.
+        await new Promise((r) => setTimeout(r, 600));
+        assert.equal(agent.progress().total.recordsSent, 1);
+        await rename(path, `${path}.1`);
+        await writeFile(path, 'next\n');
+        await expectExactlyOnce(stream, ['complete\n', 'incomplete', 'next\n']);
+      } finally {
+        await agent.close();
+      }
+    });
+  });
+
+  test('a record longer than Kinesis takes is cut and ends with truncatedRecordTerminator', async () => {
+    await withTempDir(async (dir) => {
+      const stream = uniqueName('huge');
+      await createStream(kinesis, stream, 1);
+      const agent = await start(dir, [
+        { filePattern: 'huge.log', kinesisStream: stream, partitionKeyOption: 'DETERMINISTIC', truncatedRecordTerminator: '...\n' },
+      ]);
+      try {
+        const huge = `${'h'.repeat(2 * 1024 * 1024)}\n`;
+        await writeFile(join(dir, 'huge.log'), `small\n${huge}after\n`);
+        await waitFor(() => agent.progress().total.recordsSent === 3, 20_000, 'three records');
+        const got = await readStream(kinesis, stream);
+        const cut = got.find((r) => r.startsWith('hhh')) ?? '';
+        // 1 MiB less the 32-character MD5 partition key, the terminator at the end.
+        assert.equal(cut.length, 1024 * 1024 - 32);
+        assert.ok(cut.endsWith('h...\n'));
+        assert.deepEqual(got.filter((r) => r !== cut).sort(), ['after\n', 'small\n']);
+      } finally {
+        await agent.close();
+      }
+    });
+  });
+
   test('files that appear later are read from their start; compressed files are ignored', async () => {
     await withTempDir(async (dir) => {
       const stream = uniqueName('newfiles');

@@ -113,9 +113,12 @@ describe('Firehose batcher (fake PutRecordBatch endpoint)', () => {
       failCall: (n) => n === 1,
     });
     try {
-      const { s, failures } = sink(await sdkFirehosePort(f.client));
+      // A long buffer age and a flush: the 300 records go in one call however slow the machine is.
+      const { s, failures } = sink(await sdkFirehosePort(f.client), { maxBufferAgeMillis: 60_000 });
       const recs = Array.from({ length: 300 }, (_, i) => `rec-${i}`);
-      await Promise.all(recs.map((r) => s.send(Buffer.from(r), '')));
+      const sent = Promise.all(recs.map((r) => s.send(Buffer.from(r), '')));
+      await s.flush();
+      await sent;
       assert.deepEqual(f.stored.slice().sort(), recs.slice().sort());
       // Call 1 failed whole (300 records); every 7th record failed twice more on its own.
       const sevenths = recs.filter((_, i) => i % 7 === 0).length;
@@ -165,7 +168,8 @@ describe('Firehose batcher (fake PutRecordBatch endpoint)', () => {
     const f = await fakeFirehose({ failRecord: (s, attempt) => attempt === 1 && s.includes('"processid":"1') });
     try {
       await withTempDir(async (dir) => {
-        const sys = (i: number) => `Mar 12 12:00:${String(i % 60).padStart(2, '0')} host${i % 3} app[${i}]: message number ${i}`;
+        const sys = (i: number) => `Mar 12 12:00:${String(i % 60).padStart(2, '0')} host${i % 3} app[${i + 1}]: message number ${i}`;
+        // (A pid of 0 would not match: the agent's SYSLOGPROG takes a POSINT.)
         await writeFile(join(dir, 'messages'), `${Array.from({ length: 200 }, (_, i) => sys(i)).join('\n')}\n`);
         const agent = await startAgent({
           config: parseAgentConfig(
@@ -196,7 +200,7 @@ describe('Firehose batcher (fake PutRecordBatch endpoint)', () => {
           await waitFor(() => f.stored.length >= 300, 20_000, '300 records stored');
           const want = Array.from({ length: 300 }, (_, i) => {
             const ts = `Mar 12 12:00:${String(i % 60).padStart(2, '0')}`;
-            return `${JSON.stringify({ timestamp: ts, hostname: `host${i % 3}`, program: 'app', processid: String(i), message: `message number ${i}` })}\n`;
+            return `${JSON.stringify({ timestamp: ts, hostname: `host${i % 3}`, program: 'app', processid: String(i + 1), message: `message number ${i}` })}\n`;
           });
           assert.deepEqual(f.stored.slice().sort(), want.sort());
           assert.ok(agent.progress().total.recordSendErrors > 0, 'some records were retried');

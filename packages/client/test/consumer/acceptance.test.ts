@@ -287,9 +287,9 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
 
 describe('acceptance: 3 workers, one SIGKILLed, a split and a merge during consumption', () => {
   it('polling with DynamoDB (dynalite) leases', { timeout: 90_000 }, (t) =>
-    scenario(t, { retrieval: 'polling', leases: 'dynamodb', keys: 40, perKey: 3, splitAt: 2_000, killAt: 4_000, mergeAt: 6_000, produceFor: 9_000, failoverTimeMs: 3_000 }),
+    scenario(t, { retrieval: 'polling', leases: 'dynamodb', keys: 40, perKey: 10, splitAt: 2_000, killAt: 4_000, mergeAt: 6_000, produceFor: 9_000, failoverTimeMs: 3_000 }),
   );
   it('fan-out with PostgreSQL leases (shorter)', { timeout: 90_000, skip: postgresBin() ? undefined : 'PostgreSQL is not installed' }, (t) =>
-    scenario(t, { retrieval: 'fan-out', leases: 'postgres', keys: 20, perKey: 3, splitAt: 1_500, killAt: 3_000, mergeAt: 4_000, produceFor: 6_000, failoverTimeMs: 3_000 }),
+    scenario(t, { retrieval: 'fan-out', leases: 'postgres', keys: 20, perKey: 10, splitAt: 1_500, killAt: 3_000, mergeAt: 4_000, produceFor: 6_000, failoverTimeMs: 3_000 }),
   );
 });

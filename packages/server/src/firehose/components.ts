@@ -5,12 +5,8 @@
  * substitute any of them.
  */
 import { compress, fileExtension } from './compress.js';
-import { deliverHttpEndpoint } from './destinations/http-endpoint.js';
-import { deliverOpenSearch } from './destinations/opensearch.js';
 import type { DeliveryMeta as DestinationMeta } from './destinations/retry.js';
-import { deliverSplunk } from './destinations/splunk.js';
-import { compileJq, type JqOutcome, toPartitionKeys } from './jq.js';
-import { invokeTransform } from './lambda.js';
+import type { JqOutcome } from './jq.js';
 import type { ConversionFailure, GlueColumn, ParquetOptions, SchemaCatalog } from './parquet.js';
 import type { CompressionFormat } from './types.js';
 
@@ -96,27 +92,46 @@ export interface ComponentOptions {
   readonly lambdaDir?: string | undefined;
 }
 
-/** The components this build has. */
+/** Imports a module on first use, once. */
+function lazy<M>(load: () => Promise<M>): () => Promise<M> {
+  let p: Promise<M> | undefined;
+  return () => (p ??= load());
+}
+
+/**
+ * The components this build has. Everything but compression is imported on first use: jq's
+ * WebAssembly, hyparquet-writer, pg and the HTTP clients cost start-up time (the server should be
+ * listening in well under a second) that a server never using them need not pay.
+ */
 export async function loadComponents(o: ComponentOptions): Promise<Components> {
-  let parquet: Promise<ParquetConverter> | undefined;
-  const parquetModule = () => (parquet ??= import('./parquet.js'));
+  const jq = lazy(() => import('./jq.js'));
+  const lambda = lazy(() => import('./lambda.js'));
+  const parquet = lazy(() => import('./parquet.js'));
+  const http = lazy(() => import('./destinations/http-endpoint.js'));
+  const splunk = lazy(() => import('./destinations/splunk.js'));
+  const opensearch = lazy(() => import('./destinations/opensearch.js'));
+  const redshift = lazy(() => import('./destinations/redshift.js'));
+  let keys: ((result: unknown) => Record<string, string>) | undefined;
   // A configured catalog is read (and its column types checked) at start, so a bad file fails fast.
-  const schemaCatalog = o.glueCatalog === undefined ? undefined : (await import('./parquet.js')).loadSchemaCatalog(o.glueCatalog);
-  // pg is loaded by the Redshift destination on first use.
-  let redshift: Promise<typeof import('./destinations/redshift.js')> | undefined;
+  const schemaCatalog = o.glueCatalog === undefined ? undefined : (await parquet()).loadSchemaCatalog(o.glueCatalog);
   return {
     compress,
     fileExtension,
-    compileJq,
-    toPartitionKeys,
-    invokeTransform: (arn, records, ctx) => invokeTransform(arn, records, { ...ctx, lambdaEndpoint: o.lambdaEndpoint, localFunctions: o.lambdaDir }),
-    parquet: parquetModule,
+    compileJq: async (expression) => {
+      const m = await jq();
+      keys = m.toPartitionKeys;
+      return m.compileJq(expression);
+    },
+    // Only called on results of a program compileJq made, so the module is loaded by then.
+    toPartitionKeys: (result) => keys!(result),
+    invokeTransform: async (arn, records, ctx) => (await lambda()).invokeTransform(arn, records, { ...ctx, lambdaEndpoint: o.lambdaEndpoint, localFunctions: o.lambdaDir }),
+    parquet,
     schemaCatalog,
     destinations: {
-      HttpEndpoint: (config, records, meta) => deliverHttpEndpoint(config, records as readonly Buffer[], meta),
-      Splunk: (config, records, meta) => deliverSplunk(config, records as readonly Buffer[], meta),
-      OpenSearch: (config, records, meta) => deliverOpenSearch(config, records as readonly Buffer[], meta),
-      Redshift: async (config, input, meta) => (await (redshift ??= import('./destinations/redshift.js'))).deliverRedshift(config, input, meta),
+      HttpEndpoint: async (config, records, meta) => (await http()).deliverHttpEndpoint(config, records as readonly Buffer[], meta),
+      Splunk: async (config, records, meta) => (await splunk()).deliverSplunk(config, records as readonly Buffer[], meta),
+      OpenSearch: async (config, records, meta) => (await opensearch()).deliverOpenSearch(config, records as readonly Buffer[], meta),
+      Redshift: async (config, input, meta) => (await redshift()).deliverRedshift(config, input, meta),
     },
   };
 }

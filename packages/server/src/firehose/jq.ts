@@ -61,21 +61,17 @@ export class JqError extends Error {
 /** A jq run that takes longer is stopped (its worker terminated) and fails as EngineFailure. */
 const RUN_TIMEOUT_MS = 30_000;
 
+/** One jq run at a time goes to the worker, so that a run's time limit counts only its own time. */
 class WorkerEngine {
   #worker: Worker | undefined;
   #next = 0;
-  readonly #pending = new Map<number, { resolve: (r: ExecResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #queue: { args: string[]; stdin: string; timeoutMs: number; resolve: (r: ExecResult) => void; reject: (e: Error) => void }[] = [];
+  #current: { id: number; resolve: (r: ExecResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
 
   exec(args: string[], stdin: string, timeoutMs = RUN_TIMEOUT_MS): Promise<ExecResult> {
-    const worker = this.#start();
-    const id = ++this.#next;
     return new Promise<ExecResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#fail(new JqError(JqErrorCode.EngineFailure, `jq did not finish within ${timeoutMs / 1000} s and was stopped`));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      worker.ref(); // a run in flight keeps the process alive; an idle worker does not
-      worker.postMessage({ id, args, stdin } satisfies JqRequest);
+      this.#queue.push({ args, stdin, timeoutMs, resolve, reject });
+      this.#dispatch();
     });
   }
 
@@ -83,47 +79,60 @@ class WorkerEngine {
   async close(): Promise<void> {
     const w = this.#worker;
     this.#worker = undefined;
-    this.#rejectAll(new JqError(JqErrorCode.EngineFailure, 'jq engine closed'));
+    const closed = new JqError(JqErrorCode.EngineFailure, 'jq engine closed');
+    this.#settle(closed);
+    for (const q of this.#queue.splice(0)) q.reject(closed);
     if (w) await w.terminate();
+  }
+
+  #dispatch(): void {
+    if (this.#current || this.#queue.length === 0) return;
+    const job = this.#queue.shift()!;
+    const worker = this.#start();
+    const id = ++this.#next;
+    const timer = setTimeout(() => this.#fail(new JqError(JqErrorCode.EngineFailure, `jq did not finish within ${job.timeoutMs / 1000} s and was stopped`)), job.timeoutMs);
+    this.#current = { id, resolve: job.resolve, reject: job.reject, timer };
+    worker.ref(); // a run in flight keeps the process alive; an idle worker does not
+    worker.postMessage({ id, args: job.args, stdin: job.stdin } satisfies JqRequest);
   }
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
     const w = new Worker(new URL('./jq-worker.js', import.meta.url));
     w.on('message', (m: JqReply) => {
-      const p = this.#pending.get(m.id);
-      if (!p) return;
-      this.#pending.delete(m.id);
-      clearTimeout(p.timer);
-      if (this.#pending.size === 0) w.unref();
-      if ('failure' in m) p.reject(new JqError(JqErrorCode.EngineFailure, m.failure));
-      else p.resolve({ status: m.status, stdout: m.stdout, stderr: m.stderr });
+      if (this.#current?.id !== m.id) return;
+      w.unref();
+      this.#settle('failure' in m ? new JqError(JqErrorCode.EngineFailure, m.failure) : { status: m.status, stdout: m.stdout, stderr: m.stderr });
+      this.#dispatch();
     });
     w.on('error', (e) => this.#fail(new JqError(JqErrorCode.EngineFailure, `jq engine failure: ${e.message}`)));
     w.on('exit', () => {
-      if (this.#worker === w) {
-        this.#worker = undefined;
-        this.#rejectAll(new JqError(JqErrorCode.EngineFailure, 'jq engine stopped'));
-      }
+      if (this.#worker !== w) return;
+      this.#worker = undefined;
+      this.#settle(new JqError(JqErrorCode.EngineFailure, 'jq engine stopped'));
+      this.#dispatch();
     });
     w.unref();
     this.#worker = w;
     return w;
   }
 
+  /** Ends the run in flight: stops its worker (the next run starts another). */
   #fail(e: JqError): void {
     const w = this.#worker;
     this.#worker = undefined;
-    this.#rejectAll(e);
+    this.#settle(e);
     void w?.terminate();
+    this.#dispatch();
   }
 
-  #rejectAll(e: Error): void {
-    for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(e);
-    }
-    this.#pending.clear();
+  #settle(outcome: ExecResult | Error): void {
+    const c = this.#current;
+    if (!c) return;
+    this.#current = undefined;
+    clearTimeout(c.timer);
+    if (outcome instanceof Error) c.reject(outcome);
+    else c.resolve(outcome);
   }
 }
 

@@ -331,7 +331,7 @@ export class Pipeline {
     for (const r of stored) {
       // Undelivered DirectPut data is kept 24 hours (checklist 4.3); Kinesis sources keep theirs in the stream.
       if (plan.meta.type === DeliveryStreamType.DirectPut && r.arrivalMs < now - RETENTION_MS) continue;
-      sources.push({ position: r.position, arrivalMs: r.arrivalMs, data: Buffer.from(r.data), kinesis: kinesisOf(r) });
+      sources.push({ position: r.position, arrivalMs: r.arrivalMs, data: asBuffer(r.data), kinesis: kinesisOf(r) });
     }
     if (sources.length === 0) return;
     if (plan.backup !== undefined) {
@@ -723,6 +723,11 @@ function kinesisOf(r: StoredRecord): KinesisRecordMetadata | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The log hands out fresh Buffers already (local/ and memory/ copy on read): no second copy. */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 function jsonLine(doc: Readonly<Record<string, unknown>>): Buffer {

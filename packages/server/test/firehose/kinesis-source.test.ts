@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CreateDeliveryStreamCommand, type FirehoseClient } from '@aws-sdk/client-firehose';
-import { CreateStreamCommand, ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, ListShardsCommand, PutRecordCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { startEddy } from '../../src/server.js';
 import { client, startTestServer, type TestServer, uniqueName } from '../helpers/server.js';
 import { byWriteTime, firehoseClient, listObjects, ROLE, waitFor } from './helpers.js';
@@ -62,6 +63,23 @@ function assertOncePerKeyInOrder(got: readonly Line[], total: number): void {
   }
 }
 
+/** A KPL aggregated record (checklist 2): magic, AggregatedRecord protobuf, MD5 of the protobuf. */
+function kplAggregate(partitionKey: string, records: readonly string[]): Buffer {
+  const varint = (n: number): Buffer => {
+    const out: number[] = [];
+    do {
+      out.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+      n >>>= 7;
+    } while (n > 0);
+    return Buffer.from(out);
+  };
+  const field = (tag: number, payload: Buffer): Buffer => Buffer.concat([varint((tag << 3) | 2), varint(payload.length), payload]);
+  const parts = [field(1, Buffer.from(partitionKey))];
+  for (const r of records) parts.push(field(3, Buffer.concat([varint((1 << 3) | 0), varint(0), field(3, Buffer.from(r))])));
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([0xf3, 0x89, 0x9a, 0xc2]), body, createHash('md5').update(body).digest()]);
+}
+
 describe('Firehose KinesisStreamAsSource', () => {
   let t: TestServer;
   let fh: FirehoseClient;
@@ -106,6 +124,20 @@ describe('Firehose KinesisStreamAsSource', () => {
     }, '600 records delivered');
     // Per partition key, records before the split (parent) come before those after (children).
     assertOncePerKeyInOrder(got, 600);
+  });
+
+  it('de-aggregates KPL records read from the stream', async () => {
+    const stream = uniqueName('src');
+    const bucket = uniqueName('b');
+    await t.kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
+    await createSourced(fh, stream, bucket);
+    const users = ['{"n":0,"pk":"k"}', '{"n":1,"pk":"k"}', '{"n":2,"pk":"k"}'];
+    await t.kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'k', Data: kplAggregate('k', users) }));
+    const got = await waitFor(() => {
+      const l = lines(t.dataDir!, bucket);
+      return l.length >= 3 ? l : undefined;
+    }, 'three user records');
+    assert.deepEqual(got.map((l) => l.n), [0, 1, 2]);
   });
 
   it('resumes from its checkpoints after a restart, delivering nothing twice', async () => {
