@@ -15,8 +15,9 @@
 //
 //   npx tsc -b packages/server
 //   node bench/fan-out.mjs [--seconds 10] [--rate 1000] [--shards 4] [--consumers 4] [--size 100]
-//                          [--warmup 1] [--memory] [--same-thread] [--endpoint URL]
+//                          [--warmup 1] [--memory] [--same-thread] [--endpoint URL] [--producer sdk|raw]
 import { mkdtempSync, rmSync } from 'node:fs';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -52,6 +53,13 @@ if (!isMainThread) {
   await main();
 }
 
+/** Utilisation between two eventLoopUtilization() readings. */
+function eluSince(now, before) {
+  const idle = now.idle - before.idle;
+  const active = now.active - before.active;
+  return active / (idle + active);
+}
+
 async function main() {
   const { values: o } = parseArgs({
     options: {
@@ -64,6 +72,7 @@ async function main() {
       memory: { type: 'boolean', default: false },
       'same-thread': { type: 'boolean', default: false },
       endpoint: { type: 'string' },
+      producer: { type: 'string', default: 'sdk' },
     },
   });
   const seconds = Number(o.seconds);
@@ -77,6 +86,8 @@ async function main() {
   let endpoint = o.endpoint;
   let stop = async () => {};
   let where = `--endpoint ${endpoint}`;
+  /** The server thread's event-loop utilisation, when it runs in a worker. */
+  let serverElu;
   if (!endpoint) {
     const dataDir = o.memory ? undefined : mkdtempSync(join(tmpdir(), 'eddy-bench-fan-out-'));
     const options = { port: 0, host: '127.0.0.1', memory: o.memory, ...(dataDir ? { dataDir } : {}), stateDelayMs: 0, throttle: false };
@@ -92,6 +103,7 @@ async function main() {
         worker.once('message', (m) => resolve(m.endpoint));
         worker.once('error', reject);
       });
+      serverElu = () => worker.performance.eventLoopUtilization();
       stop = async () => {
         worker.postMessage('close');
         await new Promise((resolve) => worker.once('message', resolve));
@@ -164,10 +176,33 @@ async function main() {
   // ---- producer: one PutRecord per 1/rate s, round-robin over the shards' hash ranges
   const hashKeys = shardList.map((s) => s.HashKeyRange.StartingHashKey);
   const data = Buffer.alloc(Math.max(size, 4), 0x61);
+  // --producer sdk: PutRecordCommand on the SDK (one HTTP/2 session); raw: the same JSON request
+  // written straight to one node:http2 session, which leaves the clients' thread more room.
+  let put;
+  let rawSession;
+  if (o.producer === 'raw') {
+    rawSession = http2.connect(endpoint, { rejectUnauthorized: false });
+    put = (id, Data) =>
+      new Promise((resolve, reject) => {
+        const req = rawSession.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.PutRecord' });
+        req.end(JSON.stringify({ StreamName, PartitionKey: `k${id}`, ExplicitHashKey: hashKeys[id % hashKeys.length], Data: Data.toString('base64') }));
+        let status = 0;
+        req.on('response', (h) => (status = h[':status']));
+        req.on('data', () => undefined);
+        req.on('end', () => (status === 200 ? resolve() : reject(new Error(`PutRecord answered ${status}`))));
+        req.on('error', reject);
+      });
+  } else {
+    put = (id, Data) => k.send(new PutRecordCommand({ StreamName, PartitionKey: `k${id}`, ExplicitHashKey: hashKeys[id % hashKeys.length], Data }));
+  }
   let sent = 0;
   let failed = 0;
   const inflight = new Set();
   const t0 = performance.now();
+  let elu0;
+  setTimeout(() => {
+    elu0 = { client: performance.eventLoopUtilization(), server: serverElu?.() };
+  }, warmup * 1000);
   const total = Math.round(rate * (warmup + seconds));
   await new Promise((resolve) => {
     const tick = () => {
@@ -177,8 +212,7 @@ async function main() {
         const Data = Buffer.from(data);
         Data.writeUInt32BE(id, 0);
         sentAt[id] = performance.now();
-        const p = k
-          .send(new PutRecordCommand({ StreamName, PartitionKey: `k${id}`, ExplicitHashKey: hashKeys[id % hashKeys.length], Data }))
+        const p = put(id, Data)
           .then(
             () => (ackAt[id] = performance.now()),
             (e) => {
@@ -193,6 +227,8 @@ async function main() {
     };
     tick();
   });
+  const elu = { client: performance.eventLoopUtilization(elu0.client).utilization, server: undefined };
+  if (serverElu) elu.server = eluSince(serverElu(), elu0.server);
   await Promise.all(inflight);
   // Let the last pushes land.
   const expected = (sent - failed) * consumers;
@@ -223,14 +259,21 @@ async function main() {
   };
   const fmt = (name, x) =>
     `${name.padEnd(14)} n=${String(x.n).padStart(6)}  p50 ${x.p50.toFixed(2)} ms  p90 ${x.p90.toFixed(2)} ms  p99 ${x.p99.toFixed(2)} ms  max ${x.max.toFixed(2)} ms`;
-  console.log(`fan-out: ${consumers} consumers x ${shards} shards, ${rate} records/s total for ${seconds} s (+${warmup} s warm-up), ${size}-byte records; ${where}; Node ${process.version}`);
+  console.log(
+    `fan-out: ${consumers} consumers x ${shards} shards, ${rate} records/s total for ${seconds} s (+${warmup} s warm-up), ${size}-byte records; ` +
+      `producer ${o.producer}; ${where}; Node ${process.version}`,
+  );
   console.log(`sent ${sent} records (${failed} failed) in ${wall.toFixed(1)} s; pushed ${received} of ${expected} expected deliveries`);
   console.log(fmt('put-to-push', pct(pushLat)));
   console.log(fmt('put-to-ack', pct(ackLat)));
   console.log(fmt('ack-to-push', pct(ackToPush)));
+  console.log(
+    `event-loop busy while measuring: clients ${(elu.client * 100).toFixed(0)}%` + (elu.server !== undefined ? `, server ${(elu.server * 100).toFixed(0)}%` : ''),
+  );
 
   k.destroy();
   subscriber.destroy();
+  rawSession?.close();
   if (o.endpoint) {
     const k2 = new KinesisClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
     await k2.send(new DeleteStreamCommand({ StreamName, EnforceConsumerDeletion: true })).catch(() => undefined);

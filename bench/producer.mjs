@@ -24,6 +24,15 @@ const serverModule = new URL('../packages/server/dist/src/server.js', import.met
 
 if (!isMainThread) {
   // Worker: hosts Eddy.
+  if (process.env.EXP_H2_WINDOW) {
+    const http2 = (await import('node:http2')).default;
+    const orig = http2.createServer;
+    http2.createServer = (...args) => {
+      const srv = orig(...args);
+      srv.on('session', (s) => s.setLocalWindowSize(16 * 1024 * 1024));
+      return srv;
+    };
+  }
   const { startEddy } = await import(serverModule);
   const eddy = await startEddy({ port: 0, dataDir: workerData.dataDir, memory: workerData.memory, stateDelayMs: 0, throttle: false, log: () => {} });
   let tid;

@@ -1,7 +1,7 @@
 // The agent: one Flow per configured flow, a sink per flow, the checkpoint writer and the progress
 // reporter. Delivery is at least once: an offset is checkpointed only after every record before it
-// was acknowledged, so after a crash the only lines sent again are those acknowledged after the
-// last checkpoint write (at most checkpointIntervalMillis of acknowledgements). close() (SIGTERM)
+// was acknowledged, so after a crash the only lines sent again are acknowledged ones the last
+// checkpoint write did not cover (see README.md, "Delivery and checkpoints"). close() (SIGTERM)
 // stops reading, sends what was read, waits for the acknowledgements and writes the checkpoint, so
 // a clean stop re-sends nothing.
 import { channel } from 'node:diagnostics_channel';
@@ -26,6 +26,8 @@ export interface AgentOptions {
   /** Where log lines go; default: stderr, filtered by log.level. */
   readonly log?: (level: LogLevel, message: string) => void;
   readonly now?: () => number;
+  /** Aborting is close(): the agent stops as on SIGTERM. */
+  readonly signal?: AbortSignal;
 }
 
 export interface AgentProgress {
@@ -240,6 +242,10 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   };
 
   await Promise.all(flows.map((f) => f.start()));
+  if (options.signal !== undefined) {
+    if (options.signal.aborted) void close();
+    else options.signal.addEventListener('abort', () => void close(), { once: true });
+  }
   log('INFO', `started with ${flows.length} flow(s): ${flows.map((f) => f.id).join(', ')}; checkpoints in ${cfg.checkpointFile}`);
 
   return {

@@ -270,6 +270,29 @@ describe('agent end to end (in process)', () => {
     });
   });
 
+  test('a file that leaves the pattern and comes back continues where it was', async () => {
+    await withTempDir(async (dir) => {
+      const stream = uniqueName('comeback');
+      await createStream(kinesis, stream, 1);
+      const path = join(dir, 'svc.log');
+      await writeFile(path, '');
+      const logs: string[] = [];
+      const agent = await start(dir, [{ filePattern: 'svc.log', kinesisStream: stream }], { 'log.level': 'DEBUG' }, logs);
+      try {
+        await appendFile(path, text(lines('one', 0, 20)));
+        await waitFor(() => agent.progress().total.recordsSent === 20, 10_000, '20 sent');
+        await rename(path, join(dir, 'svc.log.moved'));
+        await waitFor(() => logs.some((l) => l.includes('done with')), 10_000, 'the file to be let go');
+        await rename(join(dir, 'svc.log.moved'), path);
+        await appendFile(path, text(lines('two', 0, 20)));
+        await expectExactlyOnce(stream, [...lines('one', 0, 20), ...lines('two', 0, 20)].map((l) => `${l}\n`));
+        assert.ok(logs.some((l) => l.includes('again; continuing at')), logs.join('\n'));
+      } finally {
+        await agent.close();
+      }
+    });
+  });
+
   test('a record longer than Kinesis takes is cut and ends with truncatedRecordTerminator', async () => {
     await withTempDir(async (dir) => {
       const stream = uniqueName('huge');

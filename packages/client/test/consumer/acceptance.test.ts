@@ -4,12 +4,13 @@
 // record before its parents are finished.
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type KinesisClient, MergeShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
+import { createDynamoDbLeaseStore, createPostgresLeaseStore } from '../../src/consumer/index.js';
 import { startDynalite } from './helpers/dynalite.js';
 import { createStream, kinesisClient, listAllShards, midHashKey, startEddy, uniqueName, waitActive } from './helpers/eddy.js';
 import { postgresBin, startPostgres } from './helpers/postgres.js';
@@ -70,6 +71,7 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-acceptance-'));
   const workers = new Map<string, { child: ChildProcess; exited: Promise<void>; log: string }>();
   let producing = true;
+  let keep = false;
   try {
     const stream = uniqueName('acc');
     await createStream(k, stream, 4);
@@ -166,7 +168,16 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
 
     const all = logs();
     const errors = all.flatMap((l) => l.lines.filter((x): x is Extract<LogLine, { t: 'error' }> => x.t === 'error').map((x) => `${l.id} ${x.op} ${x.shard}: ${x.message}`));
-    assert.equal(left, 0, `${left} of ${total} records never processed; errors: ${errors.slice(0, 10).join('\n')}`);
+    if (left > 0) {
+      // Keep the evidence: worker logs and the lease table, in the kept temp dir.
+      const store = dynalite
+        ? createDynamoDbLeaseStore({ client: dynalite.client(), tableName: app })
+        : createPostgresLeaseStore({ connectionString: postgres?.connectionString ?? '', tableName: app });
+      writeFileSync(join(dir, 'leases.json'), JSON.stringify(await store.list(), null, 1));
+      await store.close();
+      keep = true;
+    }
+    assert.equal(left, 0, `${left} of ${total} records never processed (logs in ${dir}); errors: ${errors.slice(0, 10).join('\n')}`);
 
     // Every processing of a record, with where, when and by whom.
     interface Proc {
@@ -281,7 +292,7 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
     await eddy.close();
     await dynalite?.close();
     await postgres?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -158,7 +158,7 @@ export class Pipeline {
     this.#next = next > delivered ? next : delivered;
     this.#persisted = delivered;
     this.#readPos = delivered;
-    this.#deps.metrics.watchFreshness(this.#meta.name, this.#plan.backup ? [this.#plan.family, 'BackupToS3'] : [this.#plan.family], () => this.#freshness());
+    this.#watchFreshness();
     this.wake();
   }
 
@@ -291,6 +291,12 @@ export class Pipeline {
     this.#open.clear();
     this.#meta = meta;
     this.#plan = this.#makePlan(meta);
+    this.#watchFreshness();
+  }
+
+  #watchFreshness(): void {
+    const p = this.#plan;
+    this.#deps.metrics.watchFreshness(p.meta.name, p.backup ? [p.family, 'BackupToS3'] : [p.family], () => this.#freshness());
   }
 
   // ---------------------------------------------------------------------------------- ingest

@@ -196,6 +196,32 @@ describe('Firehose delivery to the local S3 layout', () => {
     assert.equal(obj!.body.toString(), 'r1r2');
   });
 
+  it('gives up on data that could not be written for 24 hours', async () => {
+    const bucket = uniqueName('b');
+    const name = await create(bucket, { BufferingHints: { IntervalInSeconds: 0, SizeInMBs: 5 } });
+    const s3 = join(dataDir, 's3');
+    mkdirSync(s3, { recursive: true });
+    writeFileSync(join(s3, bucket), 'in the way');
+    await fh.send(new PutRecordCommand({ DeliveryStreamName: name, Record: { Data: Buffer.from('stale') } }));
+    const failures = async () => {
+      const text = await fetch(`${t.eddy.endpoint}/metrics`).then((r) => r.text());
+      return Number(new RegExp(`eddy_firehose_delivery_attempts_total\\{DeliveryStreamName="${name}",family="DeliveryToS3",outcome="failure"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    await waitFor(async () => (await failures()) >= 1, 'a failed attempt');
+    t.clock!.advance(24 * 3_600_000 + 1_000);
+    await waitFor(async () => (await failures()) >= 2, 'the attempt after 24 hours');
+    rmSync(join(s3, bucket));
+    await fh.send(new PutRecordCommand({ DeliveryStreamName: name, Record: { Data: Buffer.from('fresh') } }));
+    const [obj] = await waitForObjects(dataDir, bucket, 1);
+    t.clock!.advance(10_000);
+    await settle();
+    assert.deepEqual(
+      listObjects(dataDir, bucket).map((o) => o.body.toString()),
+      ['fresh'],
+    );
+    assert.equal(obj!.body.toString(), 'fresh');
+  });
+
   it('exposes delivery metrics with the server\'s other metrics', async () => {
     const bucket = uniqueName('b');
     const name = await create(bucket, { BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 5 } });

@@ -95,6 +95,7 @@ export async function subscribeToShard(input: Input, ctx: OpContext) {
   );
   const sub = new Stream(ctx, st, shard, consumer.arn, key, position, now, bucket);
   svc.subscriptions.set(key, sub);
+  if (ctx.signal.aborted) sub.release();
   return new EventStreamOutput(sub.frames());
 }
 
@@ -128,6 +129,14 @@ class Stream implements Subscription {
   #last: Buffer | undefined;
   /** When the last event went out (real time, for the heartbeat). */
   #lastEmit = Date.now();
+  #started = false;
+  /**
+   * A client that leaves before the wire layer first pulls `frames()` never runs its body (nor
+   * its finally): this frees the subscription then.
+   */
+  readonly #onEarlyAbort = () => {
+    if (!this.#started) this.release();
+  };
 
   constructor(
     readonly ctx: OpContext,
@@ -140,6 +149,15 @@ class Stream implements Subscription {
     readonly bucket: TokenBucket,
   ) {
     this.startedMs = now;
+    ctx.signal.addEventListener('abort', this.#onEarlyAbort, { once: true });
+  }
+
+  /** Ends it and drops it from the live subscriptions (if still the live one for its key). */
+  release(): void {
+    this.end();
+    this.ctx.signal.removeEventListener('abort', this.#onEarlyAbort);
+    const live = this.ctx.streams.subscriptions;
+    if (live.get(this.key) === this) live.delete(this.key);
   }
 
   end(reason?: Error): void {
@@ -151,6 +169,11 @@ class Stream implements Subscription {
 
   async *frames(): AsyncGenerator<Uint8Array> {
     const { ctx } = this;
+    this.#started = true;
+    if (this.#ended) {
+      this.release();
+      return;
+    }
     const svc = ctx.streams;
     const rt = svc.runtime(this.st, this.shard.index);
     const onAppend = () => this.#wake?.();
@@ -177,9 +200,8 @@ class Stream implements Subscription {
     } finally {
       rt.listeners.delete(onAppend);
       ctx.signal.removeEventListener('abort', onAbort);
-      this.#ended = true;
       this.#wake = undefined;
-      if (svc.subscriptions.get(this.key) === this) svc.subscriptions.delete(this.key);
+      this.release();
     }
   }
 
