@@ -2,18 +2,30 @@
 // compiled code (run `npx tsc -b packages/server packages/client` first).
 //
 //   node bench/producer.mjs [--records=1000000] [--plain-records=200000] [--size=100] [--shards=4]
-//                           [--keys=100000] [--mode=both|agg|plain] [--server=worker|inline]
-//                           [--endpoint=http://host:port] [--storage=disk|memory] [--outstanding=80000]
-//                           [--batch-bytes=N] [--linger=ms] [--verify]
+//                           [--keys=100000] [--mode=both|agg|plain] [--outstanding=80000]
+//                           [--server=worker|inline] [--storage=disk|memory] [--endpoint=URL]
+//                           [--http1] [--batch-bytes=N] [--linger=ms] [--exp-h2-window] [--verify]
 //
 // Without --endpoint an Eddy starts in this process with disk storage in a temp dir and throttling
-// off: by default in a worker thread (--server=worker), so the server gets the second core and the
-// producer's figures are not halved by serving its own requests; --server=inline runs both on one
-// thread. Records are --size bytes with partition keys drawn from --keys distinct keys; per-shard
-// shaping is off (rateLimitPercent: Infinity): Eddy does not throttle here, and at 150% of 4 shards
-// (6 MiB/s) shaping alone would cap 100-byte records near 55,000/s.
-// Reports user records/s (put() of the first record to the last put() resolving), Kinesis
-// records/s and the producer's latency percentiles. --verify reads the stream back and counts.
+// off: by default in a worker thread (--server=worker), so that the server has the second core
+// rather than halving the producer's thread; --server=inline runs both on one thread. Records are
+// --size bytes with partition keys drawn from --keys distinct keys ("partition-key-N"); per-shard
+// shaping is off (rateLimitPercent: Infinity): Eddy does not throttle here, and 150% of 4 shards
+// (6 MiB/s) would cap 100-byte records near 55,000/s. The application side keeps at most
+// --outstanding puts unsettled (settled through shared handlers).
+//
+// Reports user records/s (first put() to the last record stored), Kinesis records/s, the
+// producer's latency percentiles, how busy the main and Eddy event loops were, and on Linux the
+// CPU time per user record of each thread (from /proc/self/task): the main thread (producer and
+// SDK), Eddy's thread, and the rest (V8's GC helper threads, libuv). Per-thread CPU is what to
+// compare on a shared machine: wall-clock rates move with whatever else runs.
+//
+// --http1 gives the SDK client its HTTP/1.1 handler (keep-alive) instead of the Kinesis client's
+// default HTTP/2 (one new session per call). --exp-h2-window is an experiment on Eddy, not the
+// producer: it raises each HTTP/2 session's connection-level receive window to 16 MiB (Node's
+// default is 64 KiB; Eddy's listener sets only the per-stream window), which stops multi-MiB
+// PutRecords bodies from stalling on WINDOW_UPDATE round trips to a busy client event loop.
+// --verify reads the stream back and counts the user records.
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +36,7 @@ const serverModule = new URL('../packages/server/dist/src/server.js', import.met
 
 if (!isMainThread) {
   // Worker: hosts Eddy.
-  if (process.env.EXP_H2_WINDOW) {
+  if (workerData.expH2Window) {
     const http2 = (await import('node:http2')).default;
     const orig = http2.createServer;
     http2.createServer = (...args) => {
@@ -84,6 +96,8 @@ async function main() {
       endpoint: { type: 'string' },
       verify: { type: 'boolean', default: false },
       'batch-bytes': { type: 'string' },
+      http1: { type: 'boolean', default: false },
+      'exp-h2-window': { type: 'boolean', default: false },
       linger: { type: 'string' },
       outstanding: { type: 'string', default: '80000' },
     },
@@ -105,7 +119,7 @@ async function main() {
       endpoint = eddy.endpoint;
       stop = () => eddy.close();
     } else {
-      worker = new Worker(new URL(import.meta.url), { workerData: { dataDir, memory: a.storage === 'memory' } });
+      worker = new Worker(new URL(import.meta.url), { workerData: { dataDir, memory: a.storage === 'memory', expH2Window: a['exp-h2-window'] } });
       endpoint = await new Promise((resolve, reject) => {
         worker.once('message', (m) => {
           workerTid = m.tid;
@@ -121,7 +135,21 @@ async function main() {
     }
   }
 
-  const client = new KinesisClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' }, maxAttempts: 1 });
+  // The SDK's Kinesis client speaks HTTP/2 (a new session per call); --http1 swaps in its
+  // HTTP/1.1 handler with keep-alive.
+  let requestHandler;
+  if (a.http1) {
+    const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+    const { Agent } = await import('node:http');
+    requestHandler = new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) });
+  }
+  const client = new KinesisClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+    maxAttempts: 1,
+    ...(requestHandler ? { requestHandler } : {}),
+  });
   const SIZE = Number(a.size);
   const KEYS = Number(a.keys);
   const SHARDS = Number(a.shards);

@@ -184,10 +184,10 @@ if (flag('count-syncs') && !onlyAppend) {
     const appendCount = Number(appendLine.match(/\((\d+) appends of/)?.[1] ?? NaN);
     console.log(`count-syncs (under strace) ${appendLine}`);
     // Each round syncs every segment file it touched, then the commit file: with one writer per
-    // shard, a round of k appends makes k + 1 fdatasyncs, so k = 1 / (1 - appends per sync).
+    // shard, a round of k appends makes k + 1 fdatasyncs, so k = s / (1 - s) for s appends per sync.
     const perSync = appendCount / syncs;
     console.log(`count-syncs: ${syncs} fdatasync calls for ${appendCount} appends = ${perSync.toFixed(2)} appends per fdatasync` +
-      (perSync < 1 ? ` (≈ ${(1 / (1 - perSync)).toFixed(2)} appends per round)` : ''));
+      (perSync < 1 ? ` (≈ ${(perSync / (1 - perSync)).toFixed(2)} appends per round)` : ''));
     rmSync(log, { force: true });
   }
 }

@@ -8,7 +8,7 @@ import { resolveOptions, type ResolvedConsumerOptions } from './options.js';
 import { createPollingFetcher } from './polling.js';
 import type { Fetcher } from './retrieval.js';
 import { ShardConsumer } from './shard-consumer.js';
-import { bootstrapLeases, finishedLeasesToDelete } from './shard-sync.js';
+import { bootstrapLeases, finishedLeasesToDelete, Lineage } from './shard-sync.js';
 import type { Consumer, ConsumerOptions, RecordBatch, RecordProcessor } from './types.js';
 import { sleep } from './util.js';
 
@@ -30,6 +30,7 @@ class Worker implements Consumer {
   readonly #coordinator: LeaseCoordinator;
   readonly #shards = new Map<string, ShardConsumer>();
   readonly #stopSync = new AbortController();
+  readonly #lineage: Lineage;
   #state: State = 'new';
   #consumerARN: string | undefined;
   #syncLoop: Promise<void> | undefined;
@@ -39,6 +40,7 @@ class Worker implements Consumer {
   constructor(o: ResolvedConsumerOptions) {
     this.#o = o;
     this.workerId = o.workerId;
+    this.#lineage = new Lineage(o.client, o.stream);
     this.#queue = o.processor ? undefined : new BatchQueue();
     this.#processor = o.processor ?? (this.#queue as BatchQueue);
     this.#coordinator = new LeaseCoordinator(
@@ -131,6 +133,7 @@ class Worker implements Consumer {
         processor: this.#processor,
         client: o.client,
         stream: o.stream,
+        parentsOf: (id) => this.#lineage.parentsOf(id),
         initialPosition: o.initialPosition,
         parentShardPollIntervalMs: o.parentShardPollIntervalMs,
         taskBackoffMs: o.taskBackoffMs,

@@ -36,12 +36,6 @@ export function awsErrorName(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string' ? e.name : undefined;
 }
 
-export function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  if (signal?.aborted) return true;
-  const n = awsErrorName(e);
-  return n === 'AbortError';
-}
-
 export function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }

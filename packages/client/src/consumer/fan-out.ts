@@ -8,7 +8,7 @@ import {
   type StartingPosition as SdkStartingPosition,
   SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
-import { asError, awsErrorName, isAbort } from './errors.js';
+import { asError, awsErrorName } from './errors.js';
 import type { FetchResult, Fetcher, StartingPosition } from './retrieval.js';
 import type { ConsumerEvent } from './types.js';
 import { Backoff, callOptions, sleep } from './util.js';
@@ -63,7 +63,7 @@ export function createFanOutFetcher(o: FanOutOptions): Fetcher {
           }
           // The service ended the subscription (its 5 minutes are up): subscribe again.
         } catch (e) {
-          if (isAbort(e, signal)) return;
+          if (signal.aborted) return;
           const name = awsErrorName(e);
           if (name === 'ResourceInUseException' || name === 'LimitExceededException') {
             // A subscription for this shard started under 5 s ago (ours before a hand-over, or the

@@ -1,6 +1,6 @@
 // Polling retrieval: GetShardIterator, then GetRecords until the shard ends (checklist 1.7, 3.1).
 import { GetRecordsCommand, type GetRecordsCommandOutput, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { asError, awsErrorName, isAbort } from './errors.js';
+import { asError, awsErrorName } from './errors.js';
 import type { FetchResult, Fetcher, StartingPosition } from './retrieval.js';
 import type { ConsumerEvent } from './types.js';
 import { Backoff, sleep } from './util.js';
@@ -13,6 +13,9 @@ export interface PollingOptions {
   idleTimeBetweenReadsMs: number;
   onEvent: (e: ConsumerEvent) => void;
 }
+
+/** KCL PollingConfig request timeout (checklist 3.1). */
+const GET_RECORDS_TIMEOUT_MS = 30_000;
 
 type Fetched = { ok: true; out: GetRecordsCommandOutput } | { ok: false };
 
@@ -36,7 +39,7 @@ export function createPollingFetcher(o: PollingOptions): Fetcher {
         backoff.reset();
         return r.ShardIterator;
       } catch (e) {
-        if (isAbort(e, signal)) return undefined;
+        if (signal.aborted) return undefined;
         if (awsErrorName(e) === 'ProvisionedThroughputExceededException') o.onEvent({ type: 'throttled', shardId: o.shardId, operation: 'GetShardIterator' });
         else o.onEvent({ type: 'error', operation: 'GetShardIterator', shardId: o.shardId, error: asError(e) });
         await sleep(backoff.next(), signal);
@@ -56,11 +59,14 @@ export function createPollingFetcher(o: PollingOptions): Fetcher {
         for (;;) {
           if (signal.aborted) return { ok: false };
           try {
-            const out = await o.client.send(new GetRecordsCommand({ ShardIterator: it, Limit: o.maxRecords, ...o.stream }), { abortSignal: signal });
+            // A call that hangs must not stall the shard while its lease stays renewed (KCL: 30 s).
+            const out = await o.client.send(new GetRecordsCommand({ ShardIterator: it, Limit: o.maxRecords, ...o.stream }), {
+              abortSignal: AbortSignal.any([signal, AbortSignal.timeout(GET_RECORDS_TIMEOUT_MS)]),
+            });
             backoff.reset();
             return { ok: true, out };
           } catch (e) {
-            if (isAbort(e, signal)) return { ok: false };
+            if (signal.aborted) return { ok: false };
             const name = awsErrorName(e);
             if (name === 'ExpiredIteratorException') {
               const fresh = await iterator(resume, signal);

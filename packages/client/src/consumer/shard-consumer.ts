@@ -21,6 +21,8 @@ export interface ShardConsumerContext {
   processor: RecordProcessor;
   client: KinesisClient;
   stream: { StreamName: string } | { StreamARN: string };
+  /** A shard's parents in the stream's lineage. */
+  parentsOf: (shardId: string) => Promise<readonly string[] | undefined>;
   initialPosition: InitialPosition;
   parentShardPollIntervalMs: number;
   taskBackoffMs: number;
@@ -74,7 +76,7 @@ export class ShardConsumer {
       while (!this.#stop) {
         let ok = false;
         try {
-          ok = await parentsFinished(c.store, lease.parentShardIds);
+          ok = await parentsFinished(c.store, lease.parentShardIds, c.parentsOf);
         } catch (e) {
           c.onEvent({ type: 'error', operation: 'blockOnParentShards', shardId: c.shardId, error: asError(e) });
         }

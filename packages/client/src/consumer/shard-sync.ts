@@ -100,11 +100,48 @@ export function finishedLeasesToDelete(leases: readonly Lease[]): Lease[] {
   );
 }
 
-/** Whether every parent is finished: SHARD_END, or no lease (never leased, or cleaned up). */
-export async function parentsFinished(store: LeaseStore, parents: readonly string[]): Promise<boolean> {
-  for (const p of parents) {
-    const l = await store.get(p);
-    if (l && l.checkpoint !== Sentinel.SHARD_END) return false;
-  }
+/**
+ * Whether every parent is finished. A parent with a lease is finished at SHARD_END. A parent with
+ * no lease is finished unless one of its own ancestors is still in progress: then its lease is yet
+ * to come (from that ancestor's ChildShards). Example: shard 0 splits into 4 and 5, then 5 merges
+ * with 1 into 6; when 1 ends first, 6 is created while 5 has no lease because 0 is still being
+ * read, and 6 must wait for 5 (the KCL waits at 1's end for the other parent's lease instead).
+ * `parentsOf` gives a shard's parents from the stream's lineage (undefined: no longer listed).
+ */
+export async function parentsFinished(store: LeaseStore, parents: readonly string[], parentsOf: (shardId: string) => Promise<readonly string[] | undefined>): Promise<boolean> {
+  const seen = new Set<string>();
+  const pending = async (shardId: string): Promise<boolean> => {
+    if (seen.has(shardId)) return false;
+    seen.add(shardId);
+    const l = await store.get(shardId);
+    if (l) return l.checkpoint !== Sentinel.SHARD_END;
+    for (const p of (await parentsOf(shardId)) ?? []) if (await pending(p)) return true;
+    return false;
+  };
+  for (const p of parents) if (await pending(p)) return false;
   return true;
+}
+
+/** Shard lineage from ListShards, cached: a shard's parents never change. */
+export class Lineage {
+  readonly #parents = new Map<string, readonly string[]>();
+  #listing: Promise<void> | undefined;
+  constructor(
+    readonly client: KinesisClient,
+    readonly stream: { StreamName: string } | { StreamARN: string },
+  ) {}
+
+  async parentsOf(shardId: string): Promise<readonly string[] | undefined> {
+    const known = this.#parents.get(shardId);
+    if (known) return known;
+    this.#listing ??= listShards(this.client, this.stream).then(
+      (shards) => {
+        for (const s of shards) if (s.ShardId) this.#parents.set(s.ShardId, parentsOf(s));
+      },
+    ).finally(() => {
+      this.#listing = undefined;
+    });
+    await this.#listing;
+    return this.#parents.get(shardId);
+  }
 }

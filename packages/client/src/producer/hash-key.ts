@@ -32,53 +32,30 @@ export function md5Words(s: string): number {
     for (let i = 0; i < 4; i++) out[i] = d.readInt32BE(i * 4) ^ 0x80000000;
     return Buffer.byteLength(s, 'utf8');
   }
-  // UTF-8 encode (ASCII fast path), then MD5 padding.
   const n = s.length;
   let len = 0;
-  if (n * 3 + 72 > buf.length) {
-    buf = new Uint8Array(n * 3 + 72 + 64);
-    view = new Int32Array(buf.buffer);
-  }
-  const b = buf;
-  for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) b[len++] = c;
-    else if (c < 0x800) {
-      b[len++] = 0xc0 | (c >> 6);
-      b[len++] = 0x80 | (c & 63);
-    } else {
-      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d <= 0xdfff) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i++;
-          b[len++] = 0xf0 | (c >> 18);
-          b[len++] = 0x80 | ((c >> 12) & 63);
-          b[len++] = 0x80 | ((c >> 6) & 63);
-          b[len++] = 0x80 | (c & 63);
-          continue;
-        }
-      }
-      // Lone surrogates become U+FFFD, as Buffer.from(s, 'utf8') does.
-      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-      b[len++] = 0xe0 | (c >> 12);
-      b[len++] = 0x80 | ((c >> 6) & 63);
-      b[len++] = 0x80 | (c & 63);
+  let bytes = -1;
+  if (n <= 55) {
+    // One block, ASCII: build the 16 message words directly.
+    const w = view;
+    w.fill(0, 0, 16);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      w[i >> 2] = (w[i >> 2] as number) | (c << ((i & 3) << 3));
+    }
+    if (i === n) {
+      w[n >> 2] = (w[n >> 2] as number) | (0x80 << ((n & 3) << 3));
+      w[14] = n * 8;
+      bytes = n;
+      len = 64;
     }
   }
-  const bytes = len;
-  b[len++] = 0x80;
-  while (len % 64 !== 56) b[len++] = 0;
-  // Length in bits, little-endian 64-bit (bytes < 2^29 here, so the high word is 0).
-  const bits = bytes * 8;
-  b[len++] = bits & 0xff;
-  b[len++] = (bits >>> 8) & 0xff;
-  b[len++] = (bits >>> 16) & 0xff;
-  b[len++] = (bits >>> 24) & 0xff;
-  b[len++] = 0;
-  b[len++] = 0;
-  b[len++] = 0;
-  b[len++] = 0;
+  if (bytes < 0) {
+    len = encodeAndPad(s);
+    bytes = encodedBytes;
+  }
   // Int32Array reads are little-endian on the platforms this path runs on (checked above).
   const w = view;
   let a0 = 0x67452301;
@@ -266,4 +243,58 @@ export function compareWords(a0: number, a1: number, a2: number, a3: number, b0:
   if (a1 !== b1) return a1 - b1;
   if (a2 !== b2) return a2 - b2;
   return a3 - b3;
+}
+
+let encodedBytes = 0;
+
+/** UTF-8 encodes `s` into buf with MD5 padding; returns the padded length (a multiple of 64). */
+function encodeAndPad(s: string): number {
+  const n = s.length;
+  let len = 0;
+  if (n * 3 + 72 > buf.length) {
+    buf = new Uint8Array(n * 3 + 72 + 64);
+    view = new Int32Array(buf.buffer);
+  }
+  const b = buf;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) b[len++] = c;
+    else if (c < 0x800) {
+      b[len++] = 0xc0 | (c >> 6);
+      b[len++] = 0x80 | (c & 63);
+    } else {
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+          b[len++] = 0xf0 | (c >> 18);
+          b[len++] = 0x80 | ((c >> 12) & 63);
+          b[len++] = 0x80 | ((c >> 6) & 63);
+          b[len++] = 0x80 | (c & 63);
+          continue;
+        }
+      }
+      // Lone surrogates become U+FFFD, as Buffer.from(s, 'utf8') does.
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      b[len++] = 0xe0 | (c >> 12);
+      b[len++] = 0x80 | ((c >> 6) & 63);
+      b[len++] = 0x80 | (c & 63);
+    }
+  }
+  const bytes = len;
+  encodedBytes = bytes;
+  b[len++] = 0x80;
+  while (len % 64 !== 56) b[len++] = 0;
+  // Length in bits, little-endian 64-bit (bytes < 2^29 here, so the high word is 0).
+  const bits = bytes * 8;
+  b[len++] = bits & 0xff;
+  b[len++] = (bits >>> 8) & 0xff;
+  b[len++] = (bits >>> 16) & 0xff;
+  b[len++] = (bits >>> 24) & 0xff;
+  b[len++] = 0;
+  b[len++] = 0;
+  b[len++] = 0;
+  b[len++] = 0;
+  return len;
 }

@@ -335,9 +335,10 @@ class KinesisProducer implements Producer {
     const buf = this.#buf(shard);
     const agg = buf.agg;
     if (agg) {
-      if (!agg.add(rec)) {
+      const pkBytes = rec.size - rec.data.length;
+      if (!agg.add(rec, pkBytes)) {
         this.#seal(buf, true);
-        agg.add(rec);
+        agg.add(rec, pkBytes);
       }
       if (agg.count === 1) {
         buf.aggOldest = rec.putAt;
@@ -451,6 +452,7 @@ class KinesisProducer implements Producer {
       agg.reset();
       k = this.#single(first, buf.shard.shardId);
       k.dueAt = buf.aggOldest + this.#o.lingerMs;
+      k.full = full;
     } else {
       const data = agg.serialize();
       agg.reset();

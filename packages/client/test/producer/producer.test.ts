@@ -137,6 +137,20 @@ describe('producer against Eddy (throttling off)', () => {
     await deleteStream(client, stream);
   });
 
+  test('a full aggregate goes out without waiting for lingerMs', async () => {
+    const stream = uniqueName('eager');
+    await createStream(client, stream, 1);
+    const producer = createProducer({ streamName: stream, client, lingerMs: 60_000 });
+    const data = Buffer.alloc(1000, 1);
+    // 60 records of 1 KB: the aggregate (51,200 bytes) is full after ~50; those go at once.
+    const puts = Array.from({ length: 60 }, (_, i) => producer.put({ partitionKey: `k${i}`, data }));
+    const first = await Promise.race([puts[0]?.then(() => 'stored'), new Promise((r) => setTimeout(() => r('waiting'), 5_000))]);
+    assert.equal(first, 'stored');
+    await producer.close();
+    assert.equal((await Promise.all(puts)).length, 60);
+    await deleteStream(client, stream);
+  });
+
   test('flush() sends what is buffered and waits for it', async () => {
     const stream = uniqueName('flush');
     await createStream(client, stream, 1);
@@ -264,6 +278,20 @@ describe('producer against Eddy (throttling on)', () => {
     await Promise.all(puts);
     await producer.close();
     assert.equal(producer.metrics().userRecordsPut, 2500);
+    await deleteStream(client, stream);
+  });
+
+  test('per-shard shaping holds the rate under rateLimitPercent without throttles', async () => {
+    const stream = uniqueName('shaping');
+    await createStream(client, stream, 1);
+    // 10% of a shard: 100 records/s, a bucket of 100. 150 records take about half a second.
+    const producer = createProducer({ streamName: stream, client, aggregation: false, rateLimitPercent: 10, lingerMs: 1 });
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 150 }, (_, i) => producer.put({ partitionKey: `k${i}`, data: 'x' })));
+    const elapsed = performance.now() - t0;
+    await producer.close();
+    assert.ok(elapsed >= 400, `150 records in ${elapsed.toFixed(0)} ms`);
+    assert.equal(producer.metrics().throttles, 0);
     await deleteStream(client, stream);
   });
 

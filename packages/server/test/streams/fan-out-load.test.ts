@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -111,6 +112,27 @@ describe('fan-out under load', () => {
     s.abort();
     await s.done;
     await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'the subscription to be freed');
+  });
+
+  it('frees the subscriptions of clients that leave before the response', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `early${i}`);
+    const { ConsumerARNs } = await streamWithConsumers(k, 5, names);
+    const sockets: net.Socket[] = [];
+    for (const arn of ConsumerARNs) {
+      for (let s = 0; s < 5; s++) {
+        const socket = net.connect({ host: '127.0.0.1', port: t.eddy.port });
+        const session = http2.connect(t.eddy.endpoint, { createConnection: () => socket });
+        session.on('error', () => undefined);
+        const req = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.SubscribeToShard' });
+        req.on('error', () => undefined);
+        req.end(subscriptionBody(arn, shardId(s)));
+        // Gone a little later each time: some before the request is read, some once it is answered.
+        setTimeout(() => socket.destroy(), sockets.length % 7);
+        sockets.push(socket);
+      }
+    }
+    await waitFor(() => sockets.every((s) => s.destroyed), 'the clients to leave');
+    await waitFor(() => t.eddy.streams.subscriptions.size === 0 && listenerCount(t.eddy.streams) === 0, 'every subscription to be freed');
   });
 
   it('frees a subscription stuck on back-pressure when its client vanishes', async () => {

@@ -170,7 +170,7 @@ class Stream implements Subscription {
   async *frames(): AsyncGenerator<Uint8Array> {
     const { ctx } = this;
     this.#started = true;
-    if (this.#ended) {
+    if (ctx.signal.aborted) {
       this.release();
       return;
     }
