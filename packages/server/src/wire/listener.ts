@@ -39,6 +39,17 @@ export async function listen(opts: ListenOptions, handler: (req: Request, res: R
 
   const watchSession = (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    // The stream window is raised by H2_SETTINGS; the connection window needs its own call, or
+    // multi-MiB PutRecords bodies stall on Node's 64 KiB default waiting for window updates.
+    const widen = () => {
+      try {
+        session.setLocalWindowSize(H2_SETTINGS.initialWindowSize!);
+      } catch {
+        // A session closing as it opens has no window to widen.
+      }
+    };
+    if (session.connecting) session.once('connect', widen);
+    else widen();
     // A peer that sends garbage frames costs its own session, never the process.
     session.on('error', () => session.destroy());
     session.on('close', () => sessions.delete(session));
