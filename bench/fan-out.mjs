@@ -71,11 +71,19 @@ async function producerThread({ endpoint, StreamName, hashKeys, rate, total, siz
   let put;
   let session;
   let k;
+  // Signed-looking, as the SDK's are (Eddy's default `auth: none` reads the header, checks no
+  // signature); an unsigned request would take Eddy's slower missing-signature path instead.
+  const RAW_HEADERS = {
+    'content-type': 'application/x-amz-json-1.1',
+    'x-amz-target': 'Kinesis_20131202.PutRecord',
+    'x-amz-date': '20260101T000000Z',
+    authorization: `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=${'0'.repeat(64)}`,
+  };
   if (mode === 'raw') {
     session = http2.connect(endpoint, { rejectUnauthorized: false });
     put = (id, Data) =>
       new Promise((resolve, reject) => {
-        const req = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.PutRecord' });
+        const req = session.request({ ':method': 'POST', ':path': '/', ...RAW_HEADERS });
         req.end(JSON.stringify({ StreamName, PartitionKey: `k${id}`, ExplicitHashKey: hashKeys[id % hashKeys.length], Data: Data.toString('base64') }));
         let status = 0;
         req.on('response', (h) => (status = h[':status']));

@@ -32,6 +32,9 @@ function sdkPosition(p: StartingPosition): SdkStartingPosition {
   }
 }
 
+/** No event for this long ends a subscription, which is then made again. */
+const SILENCE_MS = 35_000;
+
 export function createFanOutFetcher(o: FanOutOptions): Fetcher {
   return {
     async *batches(start, signal) {
@@ -42,11 +45,19 @@ export function createFanOutFetcher(o: FanOutOptions): Fetcher {
         const sub = new AbortController();
         const onAbort = () => sub.abort();
         signal.addEventListener('abort', onAbort, { once: true });
+        // The service sends an event at least every few seconds, records or not; a silent
+        // subscription is a dead one.
+        let watchdog = setTimeout(() => sub.abort(), SILENCE_MS);
+        const alive = () => {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => sub.abort(), SILENCE_MS);
+        };
         try {
           const r = await o.client.send(new SubscribeToShardCommand({ ConsumerARN: o.consumerARN, ShardId: o.shardId, StartingPosition: sdkPosition(position) }), {
             abortSignal: sub.signal,
           });
           for await (const ev of r.EventStream ?? []) {
+            alive();
             const e = ev.SubscribeToShardEvent;
             if (!e) continue;
             backoff.reset();
@@ -57,7 +68,9 @@ export function createFanOutFetcher(o: FanOutOptions): Fetcher {
               yield { records, millisBehindLatest: e.MillisBehindLatest, childShards: e.ChildShards } satisfies FetchResult;
               return;
             }
+            clearTimeout(watchdog); // Processing time is not silence.
             yield { records, millisBehindLatest: e.MillisBehindLatest };
+            alive();
             if (csn) position = { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: csn };
             if (signal.aborted) return;
           }
@@ -75,6 +88,7 @@ export function createFanOutFetcher(o: FanOutOptions): Fetcher {
             await sleep(backoff.next(), signal);
           }
         } finally {
+          clearTimeout(watchdog);
           signal.removeEventListener('abort', onAbort);
           sub.abort();
         }

@@ -115,8 +115,13 @@ export async function parentsFinished(store: LeaseStore, parents: readonly strin
     seen.add(shardId);
     const l = await store.get(shardId);
     if (l) return l.checkpoint !== Sentinel.SHARD_END;
-    for (const p of (await parentsOf(shardId)) ?? []) if (await pending(p)) return true;
-    return false;
+    let ancestorPending = false;
+    for (const p of (await parentsOf(shardId)) ?? []) if ((ancestorPending = await pending(p))) break;
+    // Read again: a parent stores SHARD_END only after creating its children's leases, so a parent
+    // seen finished above means this lease, if it is ever to exist, exists now.
+    const again = await store.get(shardId);
+    if (again) return again.checkpoint !== Sentinel.SHARD_END;
+    return ancestorPending;
   };
   for (const p of parents) if (await pending(p)) return false;
   return true;

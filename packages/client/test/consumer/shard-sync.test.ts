@@ -22,6 +22,21 @@ describe('shard lineage (checklist 3.5)', () => {
     assert.equal(await parentsFinished(store, ['s1', 's5'], parentsOf), true);
   });
 
+  it('sees a lease created while it looked at the ancestors', async () => {
+    const store = createMemoryLeaseStore();
+    await store.create({ ...newLease({ leaseKey: 's0', checkpoint: '123' }), leaseOwner: 'w' });
+    await store.create(newLease({ leaseKey: 's1', checkpoint: 'SHARD_END' }));
+    // s0 ends between our read of s5 (absent) and our read of s0.
+    const racing = async (id: string) => {
+      if (id === 's5') {
+        await store.create(newLease({ leaseKey: 's5', checkpoint: 'TRIM_HORIZON', parentShardIds: ['s0'] }));
+        await store.update('s0', {}, { checkpoint: 'SHARD_END' });
+      }
+      return lineage[id];
+    };
+    assert.equal(await parentsFinished(store, ['s1', 's5'], racing), false);
+  });
+
   it('counts parents never leased (started after them: LATEST) as finished', async () => {
     const store = createMemoryLeaseStore();
     assert.equal(await parentsFinished(store, ['s1', 's5'], parentsOf), true);

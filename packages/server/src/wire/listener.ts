@@ -87,7 +87,13 @@ export async function listen(opts: ListenOptions, handler: (req: Request, res: R
       }
       socket.pause();
       if (seen[0] === 0x16 && secure) secure.emit('connection', replay(socket, seen));
-      else if (seen.toString('latin1', 0, 3) === 'PRI') h2.emit('connection', replay(socket, seen));
+      else if (seen.toString('latin1', 0, 3) === 'PRI') {
+        // Http2Session feeds itself what is already buffered on the socket (node's
+        // "Socket already has some buffered data - emulate receiving it") and then reads the
+        // native handle directly: give the bytes back and leave the socket paused.
+        socket.unshift(seen);
+        h2.emit('connection', socket);
+      }
       else {
         // The HTTP/1.1 parser reads through the stream, so giving the bytes back is enough.
         socket.unshift(seen);
@@ -125,8 +131,8 @@ export async function listen(opts: ListenOptions, handler: (req: Request, res: R
 }
 
 /**
- * HTTP/2 and TLS read straight from the socket's native handle, past anything unshifted into
- * the stream, so the sniffed bytes are replayed through a Duplex in front of the socket instead.
+ * TLS reads straight from the socket's native handle, past anything unshifted into the stream,
+ * so the sniffed bytes are replayed through a Duplex in front of the socket instead.
  */
 function replay(socket: net.Socket, head: Buffer): Duplex {
   const d = new Duplex({

@@ -226,48 +226,36 @@ class Stream implements Subscription {
       }
       const durable = rt.durable;
       const inflight = rt.inflight;
-      const { records, next } = await svc.read(st, shard, this.position, { maxRecords: EVENT_MAX_RECORDS, maxBytes: EVENT_MAX_BYTES });
+      const batch = await readEvent(svc, st, shard, rt, this.position, this.#format());
       if (this.#ended) return undefined;
-      if (records.length > 0) {
-        this.position = next;
-        let bytes = 0;
-        const out = records.map((r): EventRecord => {
-          const data = svc.plain(r);
-          bytes += data.length + Buffer.byteLength(r.partitionKey);
-          return {
-            SequenceNumber: svc.sequenceNumber(shard, r.position, r.arrivalMs),
-            ApproximateArrivalTimestamp: r.arrivalMs,
-            Data: data,
-            PartitionKey: r.partitionKey,
-            ...(r.keyId !== 0 ? { EncryptionType: 'KMS' as const } : {}),
-          };
-        });
-        if (svc.options.throttle) this.bucket.charge(bytes, svc.clock.now());
-        const lastRec = records[records.length - 1]!;
-        const behind = next >= rt.durable ? 0 : Math.max(0, svc.clock.now() - lastRec.arrivalMs);
+      if (batch !== undefined) {
+        this.position = batch.next;
+        if (svc.options.throttle) this.bucket.charge(batch.bytes, svc.clock.now());
         this.#lastEmit = Date.now();
-        // At the end of a closed shard the last event has ChildShards and no continuation
-        // sequence number: the KCL's contract (checklist 1.3).
-        if (this.#atEnd(shard, rt)) return this.#final(st, shard, out);
-        return this.#event({ Records: out, ContinuationSequenceNumber: out[out.length - 1]!.SequenceNumber, MillisBehindLatest: behind });
+        if (batch.final) {
+          this.#ended = true;
+          this.#last = batch.frame;
+        }
+        return batch.frame;
       }
       // Nothing at or after `position` below what was durable before the read: those positions
       // were abandoned by failed appends (or trimmed), so the read may move past them.
       if (inflight === 0 && durable > this.position) this.position = durable;
-      if (this.#atEnd(shard, rt)) return this.#final(st, shard, []);
+      if (atEnd(shard, rt, this.position)) return this.#final(st, shard);
       const idle = Date.now() - this.#lastEmit;
       if (idle >= svc.options.heartbeatMs) {
         // Progress while idle: the continuation point is the last position read.
         this.#lastEmit = Date.now();
-        return this.#event({ Records: [], ContinuationSequenceNumber: this.#continuation(shard, rt), MillisBehindLatest: 0 });
+        return encodeSubscribeEvent({ Records: [], ContinuationSequenceNumber: this.#continuation(shard, rt), MillisBehindLatest: 0 }, this.#format());
       }
       await this.#sleep(Math.min(svc.options.heartbeatMs - idle, lifeLeft));
     }
   }
 
-  #final(st: StreamState, shard: ShardMeta, records: EventRecord[]): Buffer {
+  /** The end of a closed shard read to its end: no records left, the children. */
+  #final(st: StreamState, shard: ShardMeta): Buffer {
     this.#ended = true;
-    this.#last = this.#event({ Records: records, MillisBehindLatest: 0, ChildShards: this.ctx.streams.childShards(st, shard) });
+    this.#last = encodeSubscribeEvent({ Records: [], MillisBehindLatest: 0, ChildShards: this.ctx.streams.childShards(st, shard) }, this.#format());
     return this.#last;
   }
 
@@ -277,11 +265,6 @@ class Stream implements Subscription {
     const st = await this.ctx.streams.byId(this.st.meta.id);
     if (!st || !st.meta.consumers.some((c) => c.arn === this.consumerArn && c.status === 'ACTIVE')) return notFound(this.consumerArn);
     return undefined;
-  }
-
-  #atEnd(shard: ShardMeta, rt: ShardRuntime): boolean {
-    if (shard.endPosition === undefined) return false;
-    return this.position >= BigInt(shard.endPosition) || (rt.inflight === 0 && this.position >= rt.durable);
   }
 
   /**
@@ -310,14 +293,10 @@ class Stream implements Subscription {
     return this.ctx.format;
   }
 
-  /** Events are encoded as the request was (checklist 1.2: the Java SDK reads CBOR payloads). */
   #contentType(): string {
-    return this.#format() === 'cbor' ? 'application/x-amz-cbor-1.1' : 'application/json';
+    return contentType(this.#format());
   }
 
-  #event(e: Event): Buffer {
-    return encodeEvent('SubscribeToShardEvent', encodeShape(kinesisModel, 'SubscribeToShardEvent', e, this.#format()), this.#contentType());
-  }
 
   /** A modeled in-stream error (checklist 1.3); anything unmodeled goes as InternalFailureException. */
   #exception(e: Error): Buffer {
@@ -332,6 +311,80 @@ class Stream implements Subscription {
       payload: this.#format() === 'cbor' ? encodeCbor(body) : Buffer.from(JSON.stringify(body)),
     });
   }
+}
+
+/** Events are encoded as the request was (checklist 1.2: the Java SDK reads CBOR payloads). */
+function contentType(format: 'json' | 'cbor'): string {
+  return format === 'cbor' ? 'application/x-amz-cbor-1.1' : 'application/json';
+}
+
+function encodeSubscribeEvent(e: Event, format: 'json' | 'cbor'): Buffer {
+  return encodeEvent('SubscribeToShardEvent', encodeShape(kinesisModel, 'SubscribeToShardEvent', e, format), contentType(format));
+}
+
+/** Whether a read at `position` has nothing more to find in a closed shard. */
+function atEnd(shard: ShardMeta, rt: ShardRuntime, position: bigint): boolean {
+  if (shard.endPosition === undefined) return false;
+  return position >= BigInt(shard.endPosition) || (rt.inflight === 0 && position >= rt.durable);
+}
+
+/** Records read from a position, as one encoded event. */
+interface Batch {
+  readonly frame: Buffer;
+  /** The position after the last record. */
+  readonly next: bigint;
+  /** Data and partition key bytes, charged to each subscription's throughput. */
+  readonly bytes: number;
+  /** The last event of a closed shard (ChildShards, no continuation). */
+  readonly final: boolean;
+}
+
+/**
+ * Reads done for subscriptions, shared while in flight: every consumer of a shard wakes on the
+ * same append and usually reads from the same position, so the first one reads and encodes the
+ * event and the others take the same frame. An entry lives only until its read settles (plus one
+ * turn of the event loop), so the map never holds more than the frames being built.
+ */
+const inFlight = new WeakMap<ShardRuntime, Map<string, Promise<Batch | undefined>>>();
+
+function readEvent(svc: StreamsService, st: StreamState, shard: ShardMeta, rt: ShardRuntime, from: bigint, format: 'json' | 'cbor'): Promise<Batch | undefined> {
+  // What else decides the event's content: what was durable, and whether the shard had closed.
+  const key = `${from}|${rt.durable}|${rt.inflight}|${shard.endPosition ?? ''}|${format}`;
+  let reads = inFlight.get(rt);
+  if (!reads) inFlight.set(rt, (reads = new Map()));
+  const shared = reads.get(key);
+  if (shared) return shared;
+  const p = buildEvent(svc, st, shard, rt, from, format);
+  reads.set(key, p);
+  const forget = () => setImmediate(() => reads.get(key) === p && reads.delete(key));
+  p.then(forget, forget);
+  return p;
+}
+
+async function buildEvent(svc: StreamsService, st: StreamState, shard: ShardMeta, rt: ShardRuntime, from: bigint, format: 'json' | 'cbor'): Promise<Batch | undefined> {
+  const { records, next } = await svc.read(st, shard, from, { maxRecords: EVENT_MAX_RECORDS, maxBytes: EVENT_MAX_BYTES });
+  if (records.length === 0) return undefined;
+  let bytes = 0;
+  const out = records.map((r): EventRecord => {
+    const data = svc.plain(r);
+    bytes += data.length + Buffer.byteLength(r.partitionKey);
+    return {
+      SequenceNumber: svc.sequenceNumber(shard, r.position, r.arrivalMs),
+      ApproximateArrivalTimestamp: r.arrivalMs,
+      Data: data,
+      PartitionKey: r.partitionKey,
+      ...(r.keyId !== 0 ? { EncryptionType: 'KMS' as const } : {}),
+    };
+  });
+  // At the end of a closed shard the last event has ChildShards and no continuation sequence
+  // number: the KCL's contract (checklist 1.3).
+  if (atEnd(shard, rt, next)) {
+    return { frame: encodeSubscribeEvent({ Records: out, MillisBehindLatest: 0, ChildShards: svc.childShards(st, shard) }, format), next, bytes, final: true };
+  }
+  const last = records[records.length - 1]!;
+  const behind = next >= rt.durable ? 0 : Math.max(0, svc.clock.now() - last.arrivalMs);
+  const e = { Records: out, ContinuationSequenceNumber: out[out.length - 1]!.SequenceNumber, MillisBehindLatest: behind };
+  return { frame: encodeSubscribeEvent(e, format), next, bytes, final: false };
 }
 
 /** The exception members of SubscribeToShardEventStream. */
