@@ -9,6 +9,7 @@
 // --shared-h2: the consumer's KinesisClient multiplexes one HTTP/2 connection
 // (requestHandler { disableConcurrentStreams: false }) instead of the SDK's default for Kinesis,
 // a new HTTP/2 session per request.
+import { cpus, loadavg } from 'node:os';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { createConsumer, createMemoryLeaseStore } from '../packages/client/dist/src/consumer/index.js';
 import { startEddy } from '../packages/server/dist/src/server.js';
@@ -45,6 +46,7 @@ await Promise.all(
   }),
 );
 const fillS = (performance.now() - fillStart) / 1000;
+console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`backlog: ${N} records of ${BYTES} bytes in ${SHARDS} shards, written in ${fillS.toFixed(1)} s (${Math.round(N / fillS)} records/s)`);
 
 const results = [];
@@ -89,6 +91,7 @@ for (const retrieval of modes) {
     recordsPerBatch: Math.round(count / batches),
     cpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / s) * 100),
   };
+  r.loadAverage1m = Number(loadavg()[0].toFixed(1));
   results.push(r);
   console.log(JSON.stringify(r));
 }

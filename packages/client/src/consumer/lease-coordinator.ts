@@ -227,7 +227,8 @@ export class LeaseCoordinator {
     return h.queue.run(async () => {
       try {
         if (h.mode === 'owner') {
-          await this.#store.update(key, { leaseCounter: h.lease.leaseCounter }, { leaseOwner: null, checkpointOwner: null });
+          // checkpointOwner stays: a previous owner handing over may still write its checkpoint.
+          await this.#store.update(key, { leaseCounter: h.lease.leaseCounter }, { leaseOwner: null });
         } else if (h.mode === 'handoff') {
           await this.#store.update(key, { checkpointOwner: this.#o.workerId }, { checkpointOwner: null }, { bumpCounter: false });
         }
@@ -287,12 +288,14 @@ export class LeaseCoordinator {
   }
 
   async #take(l: Lease, steal: boolean): Promise<void> {
-    if (!this.#taking) return;
+    // Still ours while we hand it over: not to be taken back before that is done.
+    if (!this.#taking || this.#held.has(l.leaseKey)) return;
     const me = this.#o.workerId;
     const changes: LeaseChanges = {
       leaseOwner: me,
-      // A steal is a hand-over: the old owner may write its last checkpoint, then clears this.
-      checkpointOwner: steal && l.leaseOwner !== undefined ? l.leaseOwner : null,
+      // A steal is a hand-over: the old owner may write its last checkpoint, then clears this. A
+      // hand-over still under way (the stealer let go before it finished) stays under way.
+      checkpointOwner: steal && l.leaseOwner !== undefined ? l.leaseOwner : l.checkpointOwner !== undefined && l.checkpointOwner !== me ? l.checkpointOwner : null,
       ownerSwitchesSinceCheckpoint: l.leaseOwner === me ? l.ownerSwitchesSinceCheckpoint : l.ownerSwitchesSinceCheckpoint + 1,
     };
     const sentAt = monotonicMs();

@@ -128,12 +128,20 @@ export function createPostgresLeaseStore(options: PostgresLeaseStoreOptions): Le
     async initialize({ applicationName }) {
       tableName ??= applicationName;
       if (Buffer.byteLength(tableName) > 63) throw new ConsumerError(ConsumerErrorCode.INVALID_OPTION, `tableName: ${JSON.stringify(tableName)} is longer than PostgreSQL's 63-byte identifiers`);
+      // Workers starting together would race in the catalog (CREATE TABLE IF NOT EXISTS is not
+      // safe against itself): one at a time, under a transaction-scoped advisory lock.
+      let client: pg.PoolClient | undefined;
       try {
-        await pool.query(ddl(table()));
+        client = await pool.connect();
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`eddy-lease-table:${tableName}`]);
+        await client.query(ddl(table()));
+        await client.query('COMMIT');
       } catch (e) {
-        // Two workers creating the table at once: the loser sees a duplicate in the catalog.
-        const code = (e as { code?: string }).code;
-        if (code !== '23505' && code !== '42P07') throw storeError('CREATE TABLE', e);
+        await client?.query('ROLLBACK').catch(() => undefined);
+        throw storeError('CREATE TABLE', e);
+      } finally {
+        client?.release();
       }
     },
 

@@ -205,7 +205,11 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
     // 1. Order per key within each tenure of a shard: consecutive numbers.
     for (const [x, procs] of byKey) {
       const bySession = new Map<string, Proc[]>();
-      for (const p of procs) bySession.set(p.session, [...(bySession.get(p.session) ?? []), p]);
+      for (const p of procs) {
+        const list = bySession.get(p.session);
+        if (list) list.push(p);
+        else bySession.set(p.session, [p]);
+      }
       for (const [session, ps] of bySession) {
         for (let i = 1; i < ps.length; i++) {
           assert.equal(ps[i]!.n, ps[i - 1]!.n + 1, `${x} in ${session}: ${ps[i - 1]!.n} then ${ps[i]!.n}`);
@@ -224,7 +228,11 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
     const dupShards = new Set<string>();
     for (const [x, procs] of byKey) {
       const byN = new Map<number, Proc[]>();
-      for (const p of procs) byN.set(p.n, [...(byN.get(p.n) ?? []), p]);
+      for (const p of procs) {
+        const list = byN.get(p.n);
+        if (list) list.push(p);
+        else byN.set(p.n, [p]);
+      }
       for (const [n, ps] of byN) {
         if (ps.length === 1) continue;
         duplicates += ps.length - 1;
@@ -240,7 +248,13 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
     //    (written before SHARD_END is stored), precede the child's first record.
     const lineage = await listAllShards(k, stream);
     const procsByShard = new Map<string, Proc[]>();
-    for (const procs of byKey.values()) for (const p of procs) procsByShard.set(p.shard, [...(procsByShard.get(p.shard) ?? []), p]);
+    for (const procs of byKey.values()) {
+      for (const p of procs) {
+        const list = procsByShard.get(p.shard);
+        if (list) list.push(p);
+        else procsByShard.set(p.shard, [p]);
+      }
+    }
     const endLines = all.flatMap((l) => l.lines.filter((x): x is Extract<LogLine, { t: 'end' }> => x.t === 'end'));
     let checkedChildren = 0;
     for (const sh of lineage) {
@@ -248,9 +262,9 @@ async function scenario(t: TestContext, s: Scenario): Promise<void> {
       const childProcs = procsByShard.get(sh.ShardId!) ?? [];
       if (parents.length === 0 || childProcs.length === 0) continue;
       checkedChildren++;
-      const childFirst = Math.min(...childProcs.map((p) => p.at));
+      const childFirst = childProcs.reduce((m, p) => Math.min(m, p.at), Infinity);
       for (const p of parents) {
-        const parentLast = Math.max(...(procsByShard.get(p) ?? []).map((x) => x.at));
+        const parentLast = (procsByShard.get(p) ?? []).reduce((m, x) => Math.max(m, x.at), -Infinity);
         assert.ok(parentLast <= childFirst, `${p} processed at ${parentLast} after child ${sh.ShardId} began at ${childFirst}`);
         const end = endLines.filter((x) => x.shard === p).map((x) => x.at);
         assert.ok(end.length > 0 && Math.min(...end) <= childFirst, `${p} not ended before child ${sh.ShardId} began`);

@@ -327,4 +327,57 @@ describe('consumer (polling, memory leases)', () => {
     assert.deepEqual(con.leases(), []);
     assert.ok((await store.list()).every((l) => l.leaseOwner === undefined || l.checkpoint === 'SHARD_END'));
   });
+
+  it('keeps a hand-over going when the stealer lets go before it completes', async () => {
+    const stream = uniqueName('c');
+    await createStream(k, stream, 2);
+    await putAll(k, stream, Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, data: `r${i}` })));
+    const store = createMemoryLeaseStore();
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const seen: string[] = [];
+    const errors: string[] = [];
+    const a = createConsumer({
+      streamName: stream,
+      applicationName: 'app',
+      workerId: 'A',
+      client: k,
+      leaseStore: store,
+      initialPosition: 'TRIM_HORIZON',
+      ...fast,
+      onEvent: (e) => {
+        if (e.type === 'error') errors.push(`${e.operation}: ${e.error.message}`);
+      },
+      processor: {
+        async processRecords({ records, checkpointer }) {
+          seen.push(...records.map((r) => r.data.toString()));
+          await gate;
+          await checkpointer.checkpoint();
+        },
+        shardEnded: ({ checkpointer }) => checkpointer.checkpoint(),
+        shutdownRequested: ({ checkpointer }) => checkpointer.checkpoint(),
+      },
+    });
+    running.push(a);
+    await a.start();
+    await waitFor('A reads both shards', () => a.leases().length === 2 && seen.length === 40);
+    const b = consumer(stream, store, new Collector(), 'B');
+    await b.start();
+    await waitFor('B steals one', () => b.leases().length === 1);
+    const stolen = b.leases()[0]!;
+    await b.stop();
+    const mid = await store.get(stolen);
+    assert.equal(mid?.leaseOwner, undefined);
+    assert.equal(mid?.checkpointOwner, 'A', 'the hand-over is still A\'s to finish');
+    open();
+    await waitFor('A finishes the hand-over and takes the lease back', async () => {
+      const l = await store.get(stolen);
+      return l?.checkpointOwner === undefined && a.leases().length === 2;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(seen.length, 40, 'no record read twice');
+    assert.match((await store.get(stolen))?.checkpoint ?? '', /^\d+$/);
+    assert.deepEqual(errors, []);
+    await a.stop();
+  });
 });

@@ -36,12 +36,13 @@ function conformance(name: string, make: () => Promise<LeaseStore>, skip?: strin
     after(() => store?.close());
 
     it('initializes again, concurrently, without harm', async () => {
-      const other = await make();
+      // As workers starting together: each with its own store (own pool or client).
+      const others = await Promise.all(Array.from({ length: 4 }, () => make()));
       const app = uniqueName('app');
-      await Promise.all([other.initialize({ applicationName: app }), other.initialize({ applicationName: app })]);
-      await other.initialize({ applicationName: app });
-      assert.deepEqual(await other.list(), []);
-      await other.close();
+      await Promise.all(others.map((o) => o.initialize({ applicationName: app })));
+      await others[0]!.initialize({ applicationName: app });
+      for (const o of others) assert.deepEqual(await o.list(), []);
+      await Promise.all(others.map((o) => o.close()));
     });
 
     it('creates once and reads back every field', async () => {
