@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock } from '../core/clock.js';
 import { errors } from '../core/errors.js';
-import { evenRanges, type HashKey, MAX_HASH_KEY } from '../core/hash-key.js';
+import { evenRanges } from '../core/hash-key.js';
 import { toWords } from '../core/md5.js';
 import { shardIdOf, streamArn } from '../core/ids.js';
 import { encodeSequenceNumber, type SequenceNumber, shardStartingSequenceNumber } from '../core/sequence-number.js';
@@ -421,7 +421,7 @@ export class StreamsService {
         `Stream ${m.name} under account ${m.accountId} has registered consumers. Set EnforceConsumerDeletion to true to delete it with its consumers.`,
       );
     }
-    await this.update(st, (cur) => withoutUndefined({
+    await this.update(st, (cur) => ({
       ...cur,
       status: StreamStatus.DELETING,
       pending: { kind: 'delete' } as PendingChange,
@@ -838,8 +838,3 @@ export function resolveName(caller: Caller, input: StreamRefInput): { name: stri
   throw errors.InvalidArgumentException('Either StreamName or StreamARN should be provided.');
 }
 
-function withoutUndefined<T extends object>(o: T): T {
-  return o;
-}
-
-export { MAX_HASH_KEY, type HashKey };

@@ -1,5 +1,5 @@
 import { errors } from '../../core/errors.js';
-import { MAX_HASH_KEY, parseHashKey } from '../../core/hash-key.js';
+import { parseHashKey } from '../../core/hash-key.js';
 import { parseShardId, shardIdOf } from '../../core/ids.js';
 import type { OpContext } from '../context.js';
 import type { StreamState } from '../service.js';
@@ -162,4 +162,3 @@ export async function updateMaxRecordSize(input: { StreamARN?: string; MaxRecord
   return undefined;
 }
 
-export { MAX_HASH_KEY };
