@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { VersionConflictError, type MetaStore, type Storage, type Versioned } from '../types.js';
 import { openSegmentLog } from './log-store.js';
+import { checkExpected, metaKeyBytes } from '../meta-checks.js';
 
 export interface LocalStorageOptions {
   /** Directory for the data: segment files go to `<dataDir>/log/`, LMDB files to `<dataDir>/lmdb/`. Created if missing. */
@@ -83,21 +84,7 @@ function asBuffer(u: Uint8Array): Buffer {
 // ------------------------------------------------------------------------------------ meta store
 
 const VERSION_BYTES = 6;
-const MAX_META_KEY_BYTES = 1024;
-
-function metaKey(key: string): Buffer {
-  const b = Buffer.from(key, 'utf8');
-  if (b.length === 0 || b.length > MAX_META_KEY_BYTES) {
-    throw new RangeError(`meta key must be 1..${MAX_META_KEY_BYTES} UTF-8 bytes: ${JSON.stringify(key)}`);
-  }
-  return b;
-}
-
-function checkExpected(expectedVersion: number | undefined): void {
-  if (expectedVersion !== undefined && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) {
-    throw new RangeError(`expectedVersion must be a non-negative integer: ${expectedVersion}`);
-  }
-}
+const metaKey = metaKeyBytes;
 
 function versionOf(stored: Uint8Array | undefined): number {
   return stored === undefined ? 0 : asBuffer(stored).readUIntBE(0, VERSION_BYTES);

@@ -4,6 +4,7 @@
  * binary search. Inputs are validated exactly as local/ validates them, and records and meta values
  * are copied on the way in, so code that passes its tests here behaves the same on local/.
  */
+import { checkExpected, metaKeyBytes } from '../meta-checks.js';
 import {
   VersionConflictError,
   type AppendEntry,
@@ -177,21 +178,7 @@ class MemoryLogStore implements LogStore {
   }
 }
 
-const MAX_META_KEY_BYTES = 1024;
-
-function checkMetaKey(key: string): Buffer {
-  const b = Buffer.from(key, 'utf8');
-  if (b.length === 0 || b.length > MAX_META_KEY_BYTES) {
-    throw new RangeError(`meta key must be 1..${MAX_META_KEY_BYTES} UTF-8 bytes: ${JSON.stringify(key)}`);
-  }
-  return b;
-}
-
-function checkExpected(expectedVersion: number | undefined): void {
-  if (expectedVersion !== undefined && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) {
-    throw new RangeError(`expectedVersion must be a non-negative integer: ${expectedVersion}`);
-  }
-}
+const checkMetaKey = metaKeyBytes;
 
 interface MetaEntry {
   /** UTF-8 bytes of the key: `list` orders by them, as LMDB does. */

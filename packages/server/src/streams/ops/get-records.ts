@@ -4,6 +4,7 @@ import type { OpContext } from '../context.js';
 import { issueIterator, openIterator } from '../iterators.js';
 import { resolveName } from '../service.js';
 import { ShardLimits } from '../throttle.js';
+import { renderRecords } from './render.js';
 
 interface Input {
   ShardIterator: string;
@@ -42,18 +43,7 @@ export async function getRecords(input: Input, ctx: OpContext) {
     throw errors.InvalidArgumentException(`Limit must be less than or equal to ${ShardLimits.maxGetRecordsRecords}.`);
   }
   const { records, next } = await svc.read(st, shard, it.position, { maxRecords: limit, maxBytes: ShardLimits.maxGetRecordsBytes });
-  let bytes = 0;
-  const Records = records.map((r) => {
-    const data = svc.plain(r);
-    bytes += data.length + Buffer.byteLength(r.partitionKey);
-    return {
-      SequenceNumber: svc.sequenceNumber(shard, r.position, r.arrivalMs),
-      ApproximateArrivalTimestamp: r.arrivalMs,
-      Data: data,
-      PartitionKey: r.partitionKey,
-      ...(r.keyId !== 0 ? { EncryptionType: 'KMS' } : {}),
-    };
-  });
+  const { records: Records, bytes } = renderRecords(svc, shard, records);
   if (svc.options.throttle) rt.readBytes.charge(bytes, now);
   const last = records[records.length - 1];
   const caughtUp = next >= rt.durable;

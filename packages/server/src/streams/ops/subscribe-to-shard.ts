@@ -10,6 +10,7 @@ import type { ShardRuntime, StreamsService, StreamState, Subscription } from '..
 import { MiB, TokenBucket } from '../throttle.js';
 import type { ShardMeta } from '../types.js';
 import { findConsumer } from './consumers.js';
+import { renderRecords, type WireRecord } from './render.js';
 import { startingPosition } from './get-shard-iterator.js';
 
 interface Input {
@@ -99,13 +100,7 @@ export async function subscribeToShard(input: Input, ctx: OpContext) {
   return new EventStreamOutput(sub.frames());
 }
 
-interface EventRecord {
-  SequenceNumber: string;
-  ApproximateArrivalTimestamp: number;
-  Data: Uint8Array;
-  PartitionKey: string;
-  EncryptionType?: 'KMS';
-}
+type EventRecord = WireRecord;
 
 interface Event {
   Records: EventRecord[];
@@ -364,18 +359,7 @@ function readEvent(svc: StreamsService, st: StreamState, shard: ShardMeta, rt: S
 async function buildEvent(svc: StreamsService, st: StreamState, shard: ShardMeta, rt: ShardRuntime, from: bigint, format: 'json' | 'cbor'): Promise<Batch | undefined> {
   const { records, next } = await svc.read(st, shard, from, { maxRecords: EVENT_MAX_RECORDS, maxBytes: EVENT_MAX_BYTES });
   if (records.length === 0) return undefined;
-  let bytes = 0;
-  const out = records.map((r): EventRecord => {
-    const data = svc.plain(r);
-    bytes += data.length + Buffer.byteLength(r.partitionKey);
-    return {
-      SequenceNumber: svc.sequenceNumber(shard, r.position, r.arrivalMs),
-      ApproximateArrivalTimestamp: r.arrivalMs,
-      Data: data,
-      PartitionKey: r.partitionKey,
-      ...(r.keyId !== 0 ? { EncryptionType: 'KMS' as const } : {}),
-    };
-  });
+  const { records: out, bytes } = renderRecords(svc, shard, records);
   // At the end of a closed shard the last event has ChildShards and no continuation sequence
   // number: the KCL's contract (checklist 1.3).
   if (atEnd(shard, rt, next)) {
