@@ -8,7 +8,7 @@ import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SEGMENT_MAGIC, encodeAppend, roundFrame } from '../../src/storage/local/frames.js';
+import { SEGMENT_MAGIC, encodeAppend, roundFrame, roundPartFrame } from '../../src/storage/local/frames.js';
 import { COMMIT_SLOT_STRIDE, openSegmentLog, slot } from '../../src/storage/local/log-store.js';
 import type { AppendEntry, ShardRef, StoredRecord } from '../../src/storage/types.js';
 
@@ -44,6 +44,12 @@ function committedRound(logDir: string): number {
 /** The frames a round would write for one shard, as log-store.ts lays them out. */
 function roundBytes(round: number, es: AppendEntry[]): Buffer {
   return Buffer.concat([roundFrame(round), ...encodeAppend(es).map((c) => c.bytes)]);
+}
+
+/** One shard's part of a round as log-store.ts writes it now: `parts` shards in the round. */
+function partBytes(round: number, parts: number, es: AppendEntry[]): Buffer {
+  const frames = Buffer.concat(encodeAppend(es).map((c) => c.bytes));
+  return Buffer.concat([roundPartFrame(round, parts, frames.length), frames]);
 }
 
 describe('segment log', () => {
@@ -182,6 +188,72 @@ describe('segment log', () => {
       assert.deepEqual(positions(await log.read(S0, 0n, all)), [3, 4]);
       await log.close();
     });
+  });
+
+  it('keeps a round whose parts are all whole, with nothing in the commit file', async () => {
+    await withDir(async (logDir) => {
+      let log = await openSegmentLog(logDir, { segmentBytes: 4096 });
+      await log.append([...entries(S0, 0, 5), ...entries(S1, 0, 5)]);
+      await log.close();
+      const round = committedRound(logDir) + 1;
+      // The crash: both parts of the next round synced, the process gone before anything else.
+      appendFileSync(lastSegment(logDir, S0), partBytes(round, 2, entries(S0, 5, 3)));
+      const fresh = join(shardDir(logDir, S1), `${'5'.padStart(20, '0')}.seg`);
+      writeFileSync(fresh, Buffer.concat([SEGMENT_MAGIC, partBytes(round, 2, entries(S1, 5, 3))]));
+      log = await openSegmentLog(logDir, { segmentBytes: 4096 });
+      assert.deepEqual(positions(await log.read(S0, 0n, all)), range(0, 8));
+      assert.deepEqual(positions(await log.read(S1, 0n, all)), range(0, 8));
+      // Round numbers go on above the kept round: a later torn round is still told apart.
+      await log.append([...entries(S0, 8, 1), ...entries(S1, 8, 1)]);
+      await log.close();
+      assert.equal(committedRound(logDir), round + 1);
+      log = await openSegmentLog(logDir, { segmentBytes: 4096 });
+      assert.deepEqual(positions(await log.read(S0, 0n, all)), range(0, 9));
+      await log.close();
+    });
+  });
+
+  it('drops a round, in every shard, when one of its parts is missing or torn', async () => {
+    for (const damage of ['missing', 'torn', 'torn header'] as const) {
+      await withDir(async (logDir) => {
+        let log = await openSegmentLog(logDir, { segmentBytes: 4096 });
+        await log.append([...entries(S0, 0, 5), ...entries(S1, 0, 5), ...entries(T0, 0, 5)]);
+        await log.close();
+        const round = committedRound(logDir) + 1;
+        appendFileSync(lastSegment(logDir, S0), partBytes(round, 3, entries(S0, 5, 3)));
+        const orphan = join(shardDir(logDir, T0), `${'5'.padStart(20, '0')}.seg`);
+        writeFileSync(orphan, Buffer.concat([SEGMENT_MAGIC, partBytes(round, 3, entries(T0, 5, 3))]));
+        const s1 = partBytes(round, 3, entries(S1, 5, 3));
+        if (damage === 'torn') appendFileSync(lastSegment(logDir, S1), s1.subarray(0, s1.length - 30));
+        if (damage === 'torn header') appendFileSync(lastSegment(logDir, S1), s1.subarray(0, 12));
+        log = await openSegmentLog(logDir, { segmentBytes: 4096 });
+        for (const s of [S0, S1, T0]) assert.deepEqual(positions(await log.read(s, 0n, all)), range(0, 5), `${damage}: shard ${s.streamId}/${s.shardIndex}`);
+        assert.equal(existsSync(orphan), false, 'a segment holding only the dropped round is removed');
+        await log.append([...entries(S0, 5, 1), ...entries(S1, 5, 1)]);
+        await log.close();
+        log = await openSegmentLog(logDir, { segmentBytes: 4096 });
+        assert.deepEqual(positions(await log.read(S0, 0n, all)), range(0, 6));
+        assert.deepEqual(positions(await log.read(S1, 0n, all)), range(0, 6));
+        assert.deepEqual(positions(await log.read(T0, 0n, all)), range(0, 5));
+        await log.close();
+      });
+    }
+  });
+
+  it('keeps the last round when a trim or a drop took one of its parts away before a crash', async () => {
+    for (const how of ['trim', 'drop'] as const) {
+      await withDir(async (logDir) => {
+        const first = await openSegmentLog(logDir);
+        await first.append([...entries(S0, 0, 5), ...entries(S1, 0, 5)]);
+        if (how === 'trim') await first.trim(S1, 100n);
+        else await first.dropShard(S1);
+        // The crash: `first` is never closed. Its round now has one part on disk where it declared two.
+        const log = await openSegmentLog(logDir);
+        assert.deepEqual(positions(await log.read(S0, 0n, all)), range(0, 5), how);
+        assert.deepEqual(positions(await log.read(S1, 0n, all)), [], how);
+        await log.close();
+      });
+    }
   });
 
   it('makes a multi-shard append visible only once it is durable, and all at once', async () => {

@@ -5,10 +5,13 @@
  * Frame:        length u32 LE (bytes of the body) | crc32 u32 LE (zlib.crc32 of the body) | body
  * Body, kind 1 (record): kind u8 = 1 | position u64 LE | arrivalMs u48 LE | keyId u32 LE
  *                        | partition key length u16 LE | partition key (UTF-8) | data
- * Body, kind 2 (round):  kind u8 = 2 | round u64 LE
+ * Body, kind 3 (round part): kind u8 = 3 | round u64 LE | parts u32 LE | bytes u32 LE
  *   Written once per shard at the start of every group-commit round that touches the shard: the
- *   records after it, up to the next round frame, belong to that round, and recovery drops the
- *   rounds that the commit file does not name as committed (log-store.ts, "Durability").
+ *   `bytes` bytes of frames after it are that round's records for the shard, and `parts` is the
+ *   number of shards the round touched. A round is committed when every one of its parts is on
+ *   disk whole, which recovery can tell from the files alone (log-store.ts, "Durability").
+ * Body, kind 2 (round):  kind u8 = 2 | round u64 LE
+ *   The round frame of earlier versions, committed by a record in the commit file; still read.
  * The kind byte is the one addition to the record layout of the design brief: without it a round
  * frame could not be told from a record.
  */
@@ -63,10 +66,13 @@ export const SEGMENT_HEADER_BYTES = SEGMENT_MAGIC.length;
 export const FRAME_HEAD_BYTES = 8;
 export const KIND_RECORD = 1;
 export const KIND_ROUND = 2;
+export const KIND_ROUND_PART = 3;
 /** kind + position + arrivalMs + keyId + partition key length. */
 export const RECORD_FIXED_BYTES = 1 + 8 + 6 + 4 + 2;
 export const ROUND_BODY_BYTES = 1 + 8;
 export const ROUND_FRAME_BYTES = FRAME_HEAD_BYTES + ROUND_BODY_BYTES;
+export const ROUND_PART_BODY_BYTES = 1 + 8 + 4 + 4;
+export const ROUND_PART_FRAME_BYTES = FRAME_HEAD_BYTES + ROUND_PART_BODY_BYTES;
 
 export const MAX_U32 = 0xffff_ffff;
 export const MAX_U64 = (1n << 64n) - 1n;
@@ -197,6 +203,18 @@ export function roundFrame(round: number): Buffer {
   return b;
 }
 
+/** The frame that opens a round's part in one shard: `bytes` bytes of its frames follow. */
+export function roundPartFrame(round: number, parts: number, bytes: number): Buffer {
+  const b = Buffer.allocUnsafe(ROUND_PART_FRAME_BYTES);
+  b.writeUInt32LE(ROUND_PART_BODY_BYTES, 0);
+  b[FRAME_HEAD_BYTES] = KIND_ROUND_PART;
+  b.writeBigUInt64LE(BigInt(round), FRAME_HEAD_BYTES + 1);
+  b.writeUInt32LE(parts, FRAME_HEAD_BYTES + 9);
+  b.writeUInt32LE(bytes, FRAME_HEAD_BYTES + 13);
+  b.writeUInt32LE(crcOf(b, FRAME_HEAD_BYTES, b.length), 4);
+  return b;
+}
+
 /** frameAt results: not enough bytes for the frame (read more, or at the end of a file: torn). */
 export const FRAME_SHORT = 0;
 /** frameAt results: not a frame (torn or corrupt); frameProblem says why. */
@@ -219,6 +237,7 @@ export function frameAt(buf: Buffer, at: number, end: number, verify: boolean): 
   if (kind === KIND_RECORD) {
     return bodyLen >= RECORD_FIXED_BYTES && RECORD_FIXED_BYTES + buf.readUInt16LE(body + 19) <= bodyLen ? size : FRAME_BAD;
   }
+  if (kind === KIND_ROUND_PART) return bodyLen === ROUND_PART_BODY_BYTES ? size : FRAME_BAD;
   return kind === KIND_ROUND && bodyLen === ROUND_BODY_BYTES ? size : FRAME_BAD;
 }
 
@@ -231,7 +250,12 @@ export function frameProblem(buf: Buffer, at: number, end: number): string {
   return `bad frame of kind ${buf[body]}`;
 }
 
+/** The round number of a round frame (kind 2 or 3) starting at `at`. */
 export const roundOf = (buf: Buffer, at: number): number => Number(buf.readBigUInt64LE(at + FRAME_HEAD_BYTES + 1));
+/** How many shards the round of a round-part frame starting at `at` touched. */
+export const roundPartsOf = (buf: Buffer, at: number): number => buf.readUInt32LE(at + FRAME_HEAD_BYTES + 9);
+/** How many bytes of frames follow the round-part frame starting at `at`, in its round. */
+export const roundBytesOf = (buf: Buffer, at: number): number => buf.readUInt32LE(at + FRAME_HEAD_BYTES + 13);
 export const recordPosition = (buf: Buffer, body: number): bigint => buf.readBigUInt64LE(body + 1);
 export const recordArrival = (buf: Buffer, body: number): number => buf.readUIntLE(body + 9, 6);
 

@@ -14,30 +14,35 @@
  * takes every queued append, checks positions against what is stored (refusing a whole append
  * whose positions do not increase, as LMDB did inside its transaction), and then:
  *   1. per touched shard, one positional writev at the durable end of its last segment (or into a
- *      new segment, created with O_EXCL, when the last one has reached 64 MiB): a round frame
- *      naming the round, then the frames of every append of the round for that shard;
- *      then fdatasync of each touched file, all in parallel, and fsync of the shard directory (and
- *      its parents if they were created) when a segment file was created;
- *   2. the round number is written to the commit file (two 16-byte slots 4 KiB apart, used
- *      alternately, each with a CRC) and the commit file is fdatasync'd;
+ *      new segment, created with O_EXCL, when the last one has reached 64 MiB): a round-part frame
+ *      naming the round, the number of shards it touches and the length of what follows, then the
+ *      frames of every append of the round for that shard;
+ *   2. fdatasync of each touched file, all in parallel, and fsync of the shard directory (and its
+ *      parents if they were created) when a segment file was created;
  *   3. the round is published to readers (see Visibility) and every append of it resolves.
  * Appends arriving during a round wait for the next one, so a round's syncs are shared by all of
- * them; trims and drops run between rounds, in call order.
+ * them; trims and drops run between rounds, in call order. One sync latency per round: the
+ * files of a round are synced together, and nothing is written after them.
  *
  * Durability and all-or-nothing. An append is acknowledged after step 2, so after a crash every
- * frame of an acknowledged append is on disk (step 1 synced it before the commit record was
- * written). Without step 2 an append spanning shards A and B could be durable in A's file and torn
- * or absent in B's (the two files are written and synced independently, and a kill or power cut
- * can land between them), and even a one-shard append could be cut between two of its frames. So
- * recovery trusts the commit file, not the shard files: at open each shard's last segment is
- * scanned, and the file is truncated (and synced) at the first round frame whose round is above
- * the committed one, or at the first frame that is torn or fails its CRC. Rounds run one at a time,
- * so only the round in flight can be uncommitted, and it is always the tail of each file it
- * touched (a segment it created is removed entirely). Every append lies within one round, so it
- * survives whole or not at all. Round numbers continue from the committed one, and truncation is
- * synced before the store takes writes, so a dropped round's frames can never be mistaken for a
- * later committed round. Segments other than the last of a shard were complete and synced before
- * the next one was created, so a problem in one of them is corruption and fails the open.
+ * frame of an acknowledged append is on disk. An append spanning shards A and B could still be
+ * durable in A's file and torn or absent in B's after a crash in step 2 (the files are written and
+ * synced independently, and a kill or power cut can land between them), and even a one-shard
+ * append could be cut between two of its frames. So recovery decides from the files: at open each
+ * shard's last segment is scanned up to the first frame that is torn or fails its CRC (truncated
+ * there), noting the last round part it holds. Rounds run one at a time, each starting after the
+ * one before was synced, so only the highest round found can be incomplete, and it is always the
+ * tail of each file it touched. It is kept if its part is whole (every frame of its declared
+ * length present and sound) in as many shards as it declares; otherwise every part of it is
+ * truncated (a segment it created is removed entirely) and synced before the store takes writes.
+ * Every append lies within one round, so it survives whole or not at all. A round's part can leave
+ * with its shard (a trim that deletes the segment, a dropped shard) while it is still the highest
+ * round: so before a trim or a drop deletes anything, the commit file (two 16-byte slots 4 KiB
+ * apart, used alternately, each with a CRC) records the last committed round, and every round at
+ * or below it is kept without counting parts. Older data directories, whose rounds were committed
+ * by that file alone (kind 2 round frames), are read the same way as before. Segments other than
+ * the last of a shard were complete and synced before the next one was created, so a problem in
+ * one of them is corruption and fails the open.
  *
  * Visibility. `read`, `lastPosition` and `positionAtTime` see only published rounds: each segment
  * carries its durable size, and readers never look past it, even though the writer may already
@@ -70,7 +75,7 @@ import {
   FRAME_HEAD_BYTES,
   MAX_U64,
   RECORD_FIXED_BYTES,
-  ROUND_FRAME_BYTES,
+  ROUND_PART_FRAME_BYTES,
   SEGMENT_HEADER_BYTES,
   SEGMENT_MAGIC,
   checkShard,
@@ -81,11 +86,14 @@ import {
   FRAME_SHORT,
   KIND_RECORD,
   KIND_ROUND,
+  KIND_ROUND_PART,
   frameAt,
   frameProblem,
   recordPosition,
-  roundFrame,
+  roundBytesOf,
   roundOf,
+  roundPartFrame,
+  roundPartsOf,
   shardKey,
   type LogRecord,
   type ShardChunk,
@@ -252,23 +260,65 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
   }
   fsyncDirSync(logDir);
   const shards = new Map<string, ShardState>();
+  const tails = new Map<ShardState, TailPart>();
   for (const { ref, dir } of shardDirs) {
     const st = new ShardState(ref, shardKey(ref), logDir);
-    recoverShard(st, committed);
+    const tail = recoverShard(st, committed);
+    if (tail !== undefined) tails.set(st, tail);
     shards.set(st.key, st);
   }
+  // The highest round above the commit file: kept if all its parts are whole, else cut everywhere.
+  let top: number | undefined;
+  for (const t of tails.values()) if (t.round > committed && (top === undefined || t.round > top)) top = t.round;
+  const onDisk = committed;
+  if (top !== undefined) {
+    const parts = [...tails].filter(([, t]) => t.round === top);
+    const whole = parts.filter(([, t]) => t.whole).length;
+    if (whole >= parts[0]![1].parts) committed = top;
+    else {
+      for (const [st, t] of parts) {
+        const fd = openSync(t.path, 'r+');
+        try {
+          ftruncateSync(fd, t.at);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        const fresh = new ShardState(st.ref, st.key, logDir);
+        recoverShard(fresh, committed);
+        shards.set(fresh.key, fresh);
+      }
+      committed = Math.max(committed, top - 1);
+    }
+  }
   const commit = await open(commitPath, 'r+');
-  return new SegmentLogStore(logDir, commit, committed, shards, options.segmentBytes ?? SEGMENT_ROLL_BYTES);
+  return new SegmentLogStore(logDir, commit, committed, onDisk, shards, options.segmentBytes ?? SEGMENT_ROLL_BYTES);
 }
 
-/** Scans a shard's segments into `st`, truncating the uncommitted tail and finishing interrupted trims. */
-function recoverShard(st: ShardState, committed: number): void {
+/** The last round part of a shard's last segment, as recovery found it. */
+interface TailPart {
+  readonly path: string;
+  /** File offset of its round-part frame. */
+  readonly at: number;
+  readonly round: number;
+  readonly parts: number;
+  /** Every frame of its declared length is there and sound. */
+  readonly whole: boolean;
+}
+
+/**
+ * Scans a shard's segments into `st`, truncating a torn tail and finishing interrupted trims;
+ * returns the last round part of its last segment, for the caller to judge.
+ */
+function recoverShard(st: ShardState, committed: number): TailPart | undefined {
   const names = readdirSync(st.dir).filter((n) => SEGMENT_NAME.test(n)).sort();
   let dirty = false;
+  let tail: TailPart | undefined;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const path = join(st.dir, name);
-    const seg = scanSegment(st, path, BigInt(name.slice(0, 20)), i === names.length - 1, committed);
+    const isLast = i === names.length - 1;
+    const seg = scanSegment(st, path, BigInt(name.slice(0, 20)), isLast, committed, isLast ? (t) => (tail = t) : undefined);
     if (seg === undefined) {
       unlinkSync(path);
       dirty = true;
@@ -297,6 +347,7 @@ function recoverShard(st: ShardState, committed: number): void {
     }
   }
   if (dirty) fsyncDirSync(st.dir);
+  return tail;
 }
 
 /**
@@ -304,7 +355,14 @@ function recoverShard(st: ShardState, committed: number): void {
  * frame (CRC, committed round) and truncated where that fails; undefined = the segment holds no
  * committed record and must be removed. Any other segment must be whole.
  */
-function scanSegment(st: ShardState, path: string, first: bigint, isLast: boolean, committed: number): Segment | undefined {
+function scanSegment(
+  st: ShardState,
+  path: string,
+  first: bigint,
+  isLast: boolean,
+  committed: number,
+  onTail?: (t: TailPart) => void,
+): Segment | undefined {
   const fd = openSync(path, isLast ? 'r+' : 'r');
   try {
     const fileSize = fstatSync(fd).size;
@@ -323,6 +381,7 @@ function scanSegment(st: ShardState, path: string, first: bigint, isLast: boolea
     let cut: number | undefined;
     let records = 0;
     let last = 0n;
+    let part: { at: number; round: number; parts: number; end: number } | undefined;
     for (;;) {
       const size = frameAt(buf, at, bufEnd, isLast);
       const fileAt = bufStart + at;
@@ -354,7 +413,9 @@ function scanSegment(st: ShardState, path: string, first: bigint, isLast: boolea
         break;
       }
       const body = at + FRAME_HEAD_BYTES;
-      if (buf[body] === KIND_ROUND) {
+      if (buf[body] === KIND_ROUND_PART) {
+        part = { at: fileAt, round: roundOf(buf, at), parts: roundPartsOf(buf, at), end: fileAt + size + roundBytesOf(buf, at) };
+      } else if (buf[body] === KIND_ROUND) {
         const round = roundOf(buf, at);
         if (round > committed) {
           if (!isLast) throw corrupt(fileAt, `round ${round} above the committed ${committed}`);
@@ -378,6 +439,7 @@ function scanSegment(st: ShardState, path: string, first: bigint, isLast: boolea
       ftruncateSync(fd, cut);
       fsyncSync(fd);
     }
+    if (part !== undefined) onTail?.({ path, at: part.at, round: part.round, parts: part.parts, whole: (cut ?? fileSize) >= part.end });
     if (records === 0) return undefined;
     return { seq, first, path, size: cut ?? fileSize, last };
   } finally {
@@ -390,7 +452,9 @@ function scanSegment(st: ShardState, path: string, first: bigint, isLast: boolea
 export class SegmentLogStore implements LogStore {
   readonly #logDir: string;
   readonly #commit: FileHandle;
+  /** The last committed round, and the last one the commit file records. */
   #committed: number;
+  #committedOnDisk: number;
   readonly #shards: Map<string, ShardState>;
   readonly #files = new FileHandles(MAX_OPEN_FILES);
   readonly #queue: Queued[] = [];
@@ -405,11 +469,12 @@ export class SegmentLogStore implements LogStore {
   #trashSeq = 0;
   readonly #segmentBytes: number;
 
-  constructor(logDir: string, commit: FileHandle, committed: number, shards: Map<string, ShardState>, segmentBytes: number) {
+  constructor(logDir: string, commit: FileHandle, committed: number, committedOnDisk: number, shards: Map<string, ShardState>, segmentBytes: number) {
     this.#segmentBytes = segmentBytes;
     this.#logDir = logDir;
     this.#commit = commit;
     this.#committed = committed;
+    this.#committedOnDisk = committedOnDisk;
     this.#shards = shards;
   }
 
@@ -501,11 +566,8 @@ export class SegmentLogStore implements LogStore {
     const round = this.#committed + 1;
     let written: Written[];
     try {
-      // Step 1: every shard's frames, synced.
-      written = await Promise.all([...perShard.values()].map((chunks) => this.#writeShard(chunks, round)));
-      // Step 2: the commit record, synced. From here on the round survives a crash.
-      await writeAll(this.#commit, [slot(round)], (round % 2) * COMMIT_SLOT_STRIDE);
-      await this.#commit.datasync();
+      // Steps 1 and 2: every shard's part of the round, synced. From here on the round survives a crash.
+      written = await Promise.all([...perShard.values()].map((chunks) => this.#writeShard(chunks, round, perShard.size)));
     } catch (e) {
       this.#failed = new Error(`log store write failed; reopen the store to recover: ${(e as Error).message}`, { cause: e });
       for (const a of accepted) a.reject(this.#failed);
@@ -517,7 +579,16 @@ export class SegmentLogStore implements LogStore {
     for (const a of accepted) a.resolve();
   }
 
-  async #writeShard(chunks: ShardChunk[], round: number): Promise<Written> {
+  /** Records the last committed round in the commit file, before a trim or drop deletes a round's part. */
+  async #persistCommitted(): Promise<void> {
+    const round = this.#committed;
+    if (round === this.#committedOnDisk) return;
+    await writeAll(this.#commit, [slot(round)], (round % 2) * COMMIT_SLOT_STRIDE);
+    await this.#commit.datasync();
+    this.#committedOnDisk = round;
+  }
+
+  async #writeShard(chunks: ShardChunk[], round: number, parts: number): Promise<Written> {
     const first = chunks[0]!;
     let st = this.#shards.get(first.key);
     if (st === undefined) {
@@ -527,7 +598,10 @@ export class SegmentLogStore implements LogStore {
     const active = st.segments[st.segments.length - 1];
     const created = active === undefined || active.size >= this.#segmentBytes;
     const seg: Segment = created ? { seq: st.nextSeq, first: first.first, path: join(st.dir, segmentName(first.first)), size: 0, last: first.last } : active;
-    const bufs: Buffer[] = created ? [SEGMENT_MAGIC, roundFrame(round)] : [roundFrame(round)];
+    let bytes = 0;
+    for (const c of chunks) bytes += c.bytes.length;
+    const head = roundPartFrame(round, parts, bytes);
+    const bufs: Buffer[] = created ? [SEGMENT_MAGIC, head] : [head];
     for (const c of chunks) bufs.push(c.bytes);
     let madeDir: string | undefined;
     if (created) {
@@ -569,7 +643,7 @@ export class SegmentLogStore implements LogStore {
       st.nextSeq = seg.seq + 1;
       st.startSegment();
     }
-    let at = w.at + ROUND_FRAME_BYTES;
+    let at = w.at + ROUND_PART_FRAME_BYTES;
     let cached = 0;
     for (const c of chunks) {
       const n = c.records.length;
@@ -746,6 +820,7 @@ export class SegmentLogStore implements LogStore {
         // Persist the floor only if records below it remain. Not synced: see "Trims" above.
         if (before > first.first) await writeFile(join(st.dir, TRIM_FILE), trimBytes(before));
       }
+      if (gone.length > 0) await this.#persistCommitted();
       for (const seg of gone) {
         this.#files.forget(seg.path);
         await unlink(seg.path).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)));
@@ -764,6 +839,7 @@ export class SegmentLogStore implements LogStore {
       this.#cacheLru.delete(st);
       this.#files.forget(st.dir + '/');
       const trash = join(this.#logDir, TRASH_DIR, `${shard.streamId}-${shard.shardIndex}-${++this.#trashSeq}`);
+      await this.#persistCommitted();
       try {
         await rename(st.dir, trash);
       } catch (e) {
@@ -781,6 +857,7 @@ export class SegmentLogStore implements LogStore {
     this.#closed = true;
     this.#closing ??= (async () => {
       while (this.#draining !== undefined) await this.#draining;
+      if (this.#failed === undefined) await this.#persistCommitted().catch(() => undefined);
       await this.#files.closeAll();
       await this.#commit.close();
     })();
