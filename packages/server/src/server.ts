@@ -122,7 +122,15 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
         model: kinesisModel,
         serves: (op) => op in kinesisOperations,
         invoke: async (inv) => {
-          const ctx: OpContext = { caller: inv.caller, requestId: inv.requestId, streams, signal: inv.signal, format: inv.format };
+          const ctx: OpContext = {
+            caller: inv.caller,
+            requestId: inv.requestId,
+            streams,
+            format: inv.format,
+            get signal() {
+              return inv.signal;
+            },
+          };
           const op = kinesisOperations[inv.operation];
           if (!op) throw new Error(`unserved operation ${inv.operation}`);
           return op(inv.input, ctx);

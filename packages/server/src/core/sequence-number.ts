@@ -39,6 +39,101 @@ export function encodeSequenceNumber(p: SequenceParts): SequenceNumber {
   return v.toString() as SequenceNumber;
 }
 
+/** Limbs of base 10^4, least significant first: sums of limb products stay exact in int arithmetic. */
+const LIMB = 10_000;
+const LIMBS = 15; // 60 digits, above the 57 of a 188-bit number
+/** The four ASCII digits of every limb value. */
+const DIGITS = (() => {
+  const t = new Uint8Array(LIMB * 4);
+  for (let i = 0; i < LIMB; i++) {
+    const s = String(i).padStart(4, '0');
+    for (let k = 0; k < 4; k++) t[i * 4 + k] = s.charCodeAt(k);
+  }
+  return t;
+})();
+
+function limbsOf(v: bigint): Int32Array {
+  const out = new Int32Array(LIMBS);
+  for (let i = 0; i < LIMBS && v > 0n; i++) {
+    out[i] = Number(v % BigInt(LIMB));
+    v /= BigInt(LIMB);
+  }
+  return out;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** 2^80, the weight of the position field: 25 digits, 7 limbs. */
+const POSITION_WEIGHT = limbsOf(1n << 80n);
+
+/**
+ * encodeSequenceNumber for one shard, about three times faster: every field but the position is
+ * fixed for a shard and an arrival second, so the number is base + position * 2^80, computed on
+ * decimal limbs without BigInt and printed through a digit table. GetRecords, SubscribeToShard
+ * and PutRecords print one per record.
+ */
+export class SequenceEncoder {
+  readonly #createdSec: number;
+  readonly #shardIndex: number;
+  #arrivalSec = -1;
+  #base: Int32Array = new Int32Array(LIMBS);
+  readonly #r = new Int32Array(LIMBS);
+  readonly #text = Buffer.alloc(LIMBS * 4);
+
+  constructor(shardCreatedSec: number, shardIndex: number) {
+    this.#createdSec = shardCreatedSec;
+    this.#shardIndex = shardIndex;
+  }
+
+  encode(position: bigint, arrivalSec: number): SequenceNumber {
+    if (position < 0n || position > MAX_SAFE) {
+      return encodeSequenceNumber({ shardCreatedSec: this.#createdSec, shardIndex: this.#shardIndex, position, arrivalSec });
+    }
+    if (arrivalSec !== this.#arrivalSec) {
+      const zero = encodeSequenceNumber({ shardCreatedSec: this.#createdSec, shardIndex: this.#shardIndex, position: 0n, arrivalSec });
+      this.#base = limbsOf(BigInt(zero));
+      this.#arrivalSec = arrivalSec;
+    }
+    // position < 2^53: four limbs. Every sum below stays under 2^31.
+    let p = Number(position);
+    const p0 = p % LIMB;
+    p = (p - p0) / LIMB;
+    const p1 = p % LIMB;
+    p = (p - p1) / LIMB;
+    const p2 = p % LIMB;
+    const p3 = (p - p2) / LIMB;
+    const b = this.#base;
+    const w = POSITION_WEIGHT;
+    const r = this.#r;
+    r.set(b);
+    for (let j = 0; j < 7; j++) {
+      const x = w[j]!;
+      r[j] = r[j]! + p0 * x;
+      r[j + 1] = r[j + 1]! + p1 * x;
+      r[j + 2] = r[j + 2]! + p2 * x;
+      r[j + 3] = r[j + 3]! + p3 * x;
+    }
+    let carry = 0;
+    for (let i = 0; i < LIMBS; i++) {
+      const x = (r[i]! + carry) | 0;
+      carry = (x / LIMB) | 0;
+      r[i] = x - carry * LIMB;
+    }
+    const t = this.#text;
+    let at = 0;
+    for (let i = LIMBS - 1; i >= 0; i--) {
+      const k = r[i]! * 4;
+      t[at] = DIGITS[k]!;
+      t[at + 1] = DIGITS[k + 1]!;
+      t[at + 2] = DIGITS[k + 2]!;
+      t[at + 3] = DIGITS[k + 3]!;
+      at += 4;
+    }
+    let lead = 0;
+    while (lead < at - 1 && t[lead] === 0x30) lead++;
+    return t.toString('latin1', lead, at) as SequenceNumber;
+  }
+}
+
 /** Decodes a sequence number of our layout; undefined for any other decimal string. */
 export function decodeSequenceNumber(s: string): SequenceParts | undefined {
   if (!/^[1-9]\d{0,128}$/.test(s)) return undefined;

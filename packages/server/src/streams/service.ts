@@ -4,7 +4,7 @@ import { errors } from '../core/errors.js';
 import { evenRanges } from '../core/hash-key.js';
 import { toWords } from '../core/md5.js';
 import { shardIdOf, streamArn } from '../core/ids.js';
-import { encodeSequenceNumber, type SequenceNumber, shardStartingSequenceNumber } from '../core/sequence-number.js';
+import { SequenceEncoder, encodeSequenceNumber, type SequenceNumber, shardStartingSequenceNumber } from '../core/sequence-number.js';
 import type { MetaStore, ShardRef, Storage, StoredRecord } from '../storage/types.js';
 import { KeyStore } from './key-store.js';
 import { MiB, ShardLimits, TokenBucket } from './throttle.js';
@@ -176,6 +176,8 @@ export class StreamsService {
   readonly #byName = new Map<string, StreamState>();
   readonly #byId = new Map<number, StreamState>();
   readonly #policies = new Map<string, string>();
+  /** One sequence-number encoder per shard (its index and creation time never change). */
+  readonly #sequenceEncoders = new WeakMap<ShardMeta, SequenceEncoder>();
   /** Live SubscribeToShard calls by `consumerARN|shardIndex`. */
   readonly subscriptions = new Map<string, Subscription>();
   #nextStreamId = 1;
@@ -623,12 +625,12 @@ export class StreamsService {
   }
 
   sequenceNumber(s: ShardMeta, position: bigint, arrivalMs: number): SequenceNumber {
-    return encodeSequenceNumber({
-      shardCreatedSec: Math.floor(s.createdMs / 1000),
-      shardIndex: s.index,
-      position,
-      arrivalSec: Math.floor(arrivalMs / 1000),
-    });
+    let enc = this.#sequenceEncoders.get(s);
+    if (enc === undefined) {
+      enc = new SequenceEncoder(Math.floor(s.createdMs / 1000), s.index);
+      this.#sequenceEncoders.set(s, enc);
+    }
+    return enc.encode(position, Math.floor(arrivalMs / 1000));
   }
 
   /**

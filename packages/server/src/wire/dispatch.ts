@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { AwsError, errors, isAwsError } from '../core/errors.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
+import { fastPutRecordsJson } from './fast-put-records.js';
 import type { ServiceModel } from './model.js';
 import { decodeInput, encodeOutput, validateInput, type WireFormat } from './shapes.js';
 import { type Credentials, parseAuth, verifySigV4 } from './sigv4.js';
@@ -54,6 +55,14 @@ export interface DispatchOptions {
   readonly routes?: Readonly<Record<string, (req: Request, res: Response) => void>>;
   readonly onError?: (e: unknown, inv: { service?: string; operation?: string }) => void;
 }
+
+/**
+ * Decoders for the plain JSON body of hot operations, by target: each returns the same input the
+ * generic path would (after validation), or undefined to leave the body to the generic path.
+ */
+const FAST_JSON: Readonly<Record<string, (body: Buffer) => Record<string, unknown> | undefined>> = {
+  'Kinesis_20131202.PutRecords': fastPutRecordsJson as (body: Buffer) => Record<string, unknown> | undefined,
+};
 
 const CONTENT_TYPES: Readonly<Record<string, WireFormat>> = {
   'application/x-amz-json-1.1': 'json',
@@ -132,19 +141,42 @@ export function createDispatcher(services: readonly ServiceBinding[], opts: Disp
     }
     const tag = { service: service.model.targetPrefix, operation };
     try {
-      const parsed = parseBody(body, format);
-      const input = decodeInput(service.model, operation, parsed, format);
+      // The plain case of a hot operation skips the generic decoder; anything else takes it.
+      const fast = format === 'json' ? FAST_JSON[`${tag.service}.${operation}`]?.(body) : undefined;
+      const input = fast ?? decodeInput(service.model, operation, parseBody(body, format), format);
       const caller = authenticate(req, body);
-      validateInput(service.model, operation, input);
+      if (fast === undefined) validateInput(service.model, operation, input);
       if (!service.serves(operation)) {
         throw errors.UnknownOperationException(`${operation} is not available on this endpoint.`);
       }
-      const ac = new AbortController();
-      const onClose = () => ac.abort();
+      // The abort signal is made when an operation asks for it (SubscribeToShard): most never do.
+      let ac: AbortController | undefined;
+      let gone = false;
+      const onClose = () => {
+        gone = true;
+        ac?.abort();
+      };
+      const controller = (): AbortController => {
+        if (ac === undefined) {
+          ac = new AbortController();
+          if (gone) ac.abort();
+        }
+        return ac;
+      };
       res.once('close', onClose);
-      const out = await service.invoke({ service: tag.service, operation, input, caller, requestId, format, signal: ac.signal });
+      const out = await service.invoke({
+        service: tag.service,
+        operation,
+        input,
+        caller,
+        requestId,
+        format,
+        get signal() {
+          return controller().signal;
+        },
+      });
       if (out instanceof EventStreamOutput) {
-        await pipeEvents(res, out, ac);
+        await pipeEvents(res, out, controller());
         return;
       }
       res.off('close', onClose);
@@ -174,6 +206,10 @@ export function createDispatcher(services: readonly ServiceBinding[], opts: Disp
       const creds = verifySigV4(signed, opts.lookupCredentials, opts.now());
       const info = parseAuth(signed);
       return { accountId: creds.accountId, region: info.region ?? opts.region, accessKeyId: creds.accessKeyId };
+    }
+    // Unsigned (no Authorization header, no presigned query): welcome, without building the error.
+    if (!req.headers.authorization && !(req.url ?? '').includes('X-Amz-Algorithm')) {
+      return { accountId: opts.accountId, region: opts.region, accessKeyId: undefined };
     }
     let info;
     try {

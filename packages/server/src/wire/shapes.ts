@@ -1030,8 +1030,9 @@ class JsonWriter {
   /** A JSON string. Plain ASCII (nearly everything on this wire) is copied as it is scanned. */
   string(s: string): void {
     const n = s.length;
-    if (n > 32) {
-      // Long strings (sequence numbers, iterators) go faster through Node's native copy.
+    if (n > 128) {
+      // Long strings (iterators, messages) go faster through Node's native copy; sequence
+      // numbers (56 digits) and shorter are copied as they are checked.
       if (JSON_UNSAFE.test(s)) return this.escaped(s);
       this.ensure(n + 2);
       this.buf[this.pos++] = 0x22;

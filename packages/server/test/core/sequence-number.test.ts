@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compareSequenceNumbers, decodeSequenceNumber, encodeSequenceNumber, shardStartingSequenceNumber } from '../../src/core/sequence-number.js';
+import { SequenceEncoder, compareSequenceNumbers, decodeSequenceNumber, encodeSequenceNumber, shardStartingSequenceNumber } from '../../src/core/sequence-number.js';
 
 const parts = fc.record({
   shardCreatedSec: fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }),
@@ -18,6 +18,22 @@ describe('sequence numbers', () => {
       }),
     );
     assert.equal(shardStartingSequenceNumber(1_700_000_000, 0).length, 56);
+  });
+
+  it('come out of the per-shard encoder exactly as encodeSequenceNumber writes them', () => {
+    const small = fc.bigInt({ min: 0n, max: BigInt(Number.MAX_SAFE_INTEGER) });
+    fc.assert(
+      fc.property(parts, fc.array(fc.tuple(fc.oneof(small, small, fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })), fc.integer({ min: 0, max: 2 ** 36 - 1 })), { minLength: 1, maxLength: 20 }), (p, calls) => {
+        const enc = new SequenceEncoder(p.shardCreatedSec, p.shardIndex);
+        for (const [position, arrivalSec] of [[p.position, p.arrivalSec] as const, ...calls]) {
+          assert.equal(enc.encode(position, arrivalSec), encodeSequenceNumber({ ...p, position, arrivalSec }));
+        }
+      }),
+    );
+    const edge = new SequenceEncoder(2 ** 36 - 1, 2 ** 32 - 1);
+    for (const position of [0n, 1n, 9_999_999n, 10_000_000n, 10n ** 14n - 1n, 10n ** 14n, BigInt(Number.MAX_SAFE_INTEGER)]) {
+      assert.equal(edge.encode(position, 2 ** 36 - 1), encodeSequenceNumber({ shardCreatedSec: 2 ** 36 - 1, shardIndex: 2 ** 32 - 1, position, arrivalSec: 2 ** 36 - 1 }));
+    }
   });
 
   it('decode back to what they encode', () => {

@@ -1,0 +1,113 @@
+/**
+ * The PutRecords fast path against the generic decoder it stands in for: whatever it accepts, the
+ * generic path accepts too and decodes to the same input; whatever the generic path refuses, it
+ * leaves alone (returns undefined) so that the generic path sends AWS's error.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { fastPutRecordsJson } from '../../src/wire/fast-put-records.js';
+import { model } from '../../src/wire/generated/kinesis.js';
+import { decodeInput, validateInput } from '../../src/wire/shapes.js';
+
+/** The generic path: the decoded input, or the error it answers with. */
+function generic(body: Buffer): { input: Record<string, unknown> } | { error: string } {
+  try {
+    const input = decodeInput(model, 'PutRecords', JSON.parse(body.toString('utf8')), 'json');
+    validateInput(model, 'PutRecords', input);
+    return { input };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** Inputs compared with blobs as plain byte arrays. */
+function plain(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && (x as { type?: string }).type === 'Buffer' ? { bytes: (x as { data: number[] }).data } : x)));
+}
+
+function agree(body: Buffer): 'fast' | 'generic' {
+  const fast = fastPutRecordsJson(body);
+  const slow = generic(body);
+  if (fast === undefined) return 'generic';
+  assert.ok('input' in slow, `fast path accepted what the generic path refuses (${'error' in slow ? slow.error : ''}): ${body.toString()}`);
+  assert.deepEqual(plain(fast), plain(slow.input), body.toString());
+  for (const r of fast.Records) assert.ok(Buffer.isBuffer(r.Data));
+  return 'fast';
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+describe('PutRecords fast path', () => {
+  it('takes what the SDKs send, decoded exactly as the generic path decodes it', () => {
+    const records = Array.from({ length: 500 }, (_, i) => ({ Data: b64(Buffer.alloc(i % 7, i)), PartitionKey: `p-${i}` }));
+    assert.equal(agree(Buffer.from(JSON.stringify({ Records: records, StreamName: 'my.stream_1-a' }))), 'fast');
+    // Python's json.dumps separators, the other member order, an ExplicitHashKey, no StreamName.
+    const spaced = '{"StreamName": "s", "Records": [{"PartitionKey": "k", "ExplicitHashKey": "340282366920938463463374607431768211455", "Data": "AAE="}, {"Data": "", "PartitionKey": "\u007e"}]}';
+    assert.equal(agree(Buffer.from(spaced)), 'fast');
+    assert.equal(agree(Buffer.from('\n{ "Records" : [ { "Data" : "QQ==" , "PartitionKey" : "0" } ] }\r\n')), 'fast');
+  });
+
+  it('leaves every other body to the generic path', () => {
+    const cases = [
+      '{"Records":[],"StreamName":"s"}',
+      '{"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k"}],"StreamName":"a b"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k"}],"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":""}],"StreamName":"s"}',
+      `{"Records":[{"Data":"QQ==","PartitionKey":"${'k'.repeat(257)}"}],"StreamName":"s"}`,
+      '{"Records":[{"Data":"QQ=","PartitionKey":"k"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QR==","PartitionKey":"k"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QUJ=","PartitionKey":"k"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"Q-_=","PartitionKey":"k"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k\\u0041"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"ключ"}],"StreamName":"s"}',
+      '{"Records":[{"Data":null,"PartitionKey":"k"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":5}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k","ExplicitHashKey":"01"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k","Other":"x"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k","PartitionKey":"j"}],"StreamName":"s"}',
+      '{"Records":[{"PartitionKey":"k"}],"StreamName":"s"}',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k"}],"StreamName":"s"} x',
+      '{"Records":[{"Data":"QQ==","PartitionKey":"k"}],"StreamName":"s"',
+      '[{"Data":"QQ==","PartitionKey":"k"}]',
+      `{"Records":[${Array.from({ length: 501 }, () => '{"Data":"QQ==","PartitionKey":"k"}').join(',')}],"StreamName":"s"}`,
+    ];
+    for (const c of cases) assert.equal(fastPutRecordsJson(Buffer.from(c)), undefined, c);
+  });
+
+  it('never disagrees with the generic path on generated bodies', () => {
+    const ws = fc.constantFrom('', ' ', '\n', ' \t ');
+    const str = fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('k', 'a b', '', 'x'.repeat(256), 'x'.repeat(257), 'é', '"', '\\'),
+    );
+    const data = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }).map(b64),
+      fc.constantFrom('', 'QQ==', 'QQ=', 'QR==', 'QUI=', 'QUJ=', 'QUJD', 'Q-_=', 'QQ==QQ==', 'Q Q='),
+    );
+    const hashKey = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 128n }).map(String), fc.constantFrom('01', '-1', 'x', '', '9'.repeat(40)));
+    const goodKey = fc.stringMatching(/^[!-~]{1,20}$/).filter((k) => !k.includes('"') && !k.includes('\\'));
+    const good = fc.record(
+      { Data: fc.uint8Array({ maxLength: 40 }).map(b64), PartitionKey: goodKey, ExplicitHashKey: fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }).map(String) },
+      { requiredKeys: ['Data', 'PartitionKey'] },
+    );
+    const odd = fc.record({ Data: data, PartitionKey: str, ExplicitHashKey: hashKey, Extra: str }, { requiredKeys: [] });
+    const record = fc.oneof({ weight: 8, arbitrary: good }, { weight: 1, arbitrary: odd });
+    const body = fc.tuple(
+      fc.record({ Records: fc.array(record, { minLength: 0, maxLength: 3 }), StreamName: fc.oneof(fc.constantFrom('s', 'my-stream.1_a'), str, fc.constantFrom('x'.repeat(129))) }, { requiredKeys: ['Records'] }),
+      ws,
+      fc.boolean(),
+    );
+    let fast = 0;
+    fc.assert(
+      fc.property(body, ([value, space, reorder]) => {
+        const ordered = reorder ? Object.fromEntries(Object.entries(value).reverse()) : value;
+        const text = JSON.stringify(ordered, null, space.length > 0 ? space : undefined);
+        if (agree(Buffer.from(text)) === 'fast') fast++;
+      }),
+      { numRuns: 2000 },
+    );
+    assert.ok(fast > 300, `the fast path took ${fast} of 2000 bodies`);
+  });
+});
