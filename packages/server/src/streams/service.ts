@@ -637,22 +637,38 @@ export class StreamsService {
    * Appends records that were already routed and admitted. Positions are allocated here, in call
    * order, so they are strictly increasing per shard; the promise resolves once all are durable.
    */
-  async append(st: StreamState, items: readonly { shard: ShardMeta; partitionKey: string; data: Uint8Array; keyRef: number }[]): Promise<{ position: bigint; arrivalMs: number }[]> {
+  async append(
+    st: StreamState,
+    records: readonly { readonly PartitionKey: string; readonly Data: Uint8Array }[],
+    shards: readonly ShardMeta[],
+    admitted: readonly number[],
+    keyRef: number,
+  ): Promise<StoredRecord[]> {
     const now = this.clock.now();
-    const entries: { shard: ShardRef; record: StoredRecord }[] = [];
-    const out: { position: bigint; arrivalMs: number }[] = [];
-    const touched = new Map<ShardRuntime, bigint>();
-    for (const it of items) {
-      const rt = this.runtime(st, it.shard.index);
+    const entries = new Array<{ shard: ShardRef; record: StoredRecord }>(admitted.length);
+    const out = new Array<StoredRecord>(admitted.length);
+    const runtimes = new Set<ShardRuntime>();
+    let rt: ShardRuntime | undefined;
+    for (let k = 0; k < admitted.length; k++) {
+      const i = admitted[k]!;
+      const r = records[i]!;
+      if (rt === undefined || rt.ref.shardIndex !== shards[i]!.index) {
+        rt = this.runtime(st, shards[i]!.index);
+        runtimes.add(rt);
+      }
       const arrivalMs = rt.lastArrivalMs > now ? rt.lastArrivalMs : now;
       rt.lastArrivalMs = arrivalMs;
       const position = rt.next++;
-      touched.set(rt, rt.next);
-      const data = it.keyRef === 0 ? it.data : this.keys.encrypt(it.keyRef, it.data);
-      entries.push({ shard: rt.ref, record: { position, arrivalMs, partitionKey: it.partitionKey, data, keyId: it.keyRef } });
-      out.push({ position, arrivalMs });
+      const data = keyRef === 0 ? r.Data : this.keys.encrypt(keyRef, r.Data);
+      const record: StoredRecord = { position, arrivalMs, partitionKey: r.PartitionKey, data, keyId: keyRef };
+      entries[k] = { shard: rt.ref, record };
+      out[k] = record;
     }
-    for (const rt of touched.keys()) rt.inflight++;
+    const touched = new Map<ShardRuntime, bigint>();
+    for (const r of runtimes) {
+      touched.set(r, r.next);
+      r.inflight++;
+    }
     try {
       await this.storage.log.append(entries);
     } finally {

@@ -12,9 +12,10 @@ export interface WriteRequest {
   readonly ExplicitHashKey?: string | undefined;
 }
 
+/** One record's outcome, in the shape of a PutRecords result entry. */
 export type WriteResult =
-  | { readonly ok: true; readonly shardId: string; readonly sequenceNumber: string }
-  | { readonly ok: false; readonly code: 'ProvisionedThroughputExceededException' | 'InternalFailure'; readonly message: string };
+  | { readonly SequenceNumber: string; readonly ShardId: string }
+  | { readonly ErrorCode: 'ProvisionedThroughputExceededException' | 'InternalFailure'; readonly ErrorMessage: string };
 
 /** PutRecords accepts at most 10 MiB of data and partition keys per call (checklist 1.6). */
 export const MAX_PUT_RECORDS_BYTES = 10 * 1024 * 1024;
@@ -35,9 +36,11 @@ export function requireWritable(st: StreamState): void {
 export async function writeRecords(svc: StreamsService, st: StreamState, records: readonly WriteRequest[], dataPath: (i: number) => string): Promise<WriteResult[]> {
   const m = st.meta;
   const maxRecord = m.maxRecordSizeKiB * 1024;
-  const routed: { shard: ShardMeta; size: number }[] = [];
+  const n = records.length;
+  const shards = new Array<ShardMeta>(n);
+  const sizes = new Array<number>(n);
   let total = 0;
-  for (let i = 0; i < records.length; i++) {
+  for (let i = 0; i < n; i++) {
     const r = records[i]!;
     const size = r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8');
     total += size;
@@ -58,17 +61,19 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
       }
       index = st.route(h);
     } else index = st.routeWords(md5Words(r.PartitionKey));
-    routed.push({ shard: st.shard(index)!, size });
+    shards[i] = st.shard(index)!;
+    sizes[i] = size;
   }
   if (total > MAX_PUT_RECORDS_BYTES) {
     throw errors.InvalidArgumentException(`Records size exceeds ${MAX_PUT_RECORDS_BYTES / 1048576} MB limit`);
   }
   const keyRef = m.encryptionType === 'KMS' && m.keyId !== undefined ? await svc.keys.refFor(m.accountId, m.keyId) : 0;
   const now = svc.clock.now();
-  const results: (WriteResult | undefined)[] = new Array<WriteResult | undefined>(records.length);
-  const admitted: { i: number; shard: ShardMeta; partitionKey: string; data: Uint8Array; keyRef: number }[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const { shard, size } = routed[i]!;
+  const results = new Array<WriteResult>(n);
+  const admitted: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const shard = shards[i]!;
+    const size = sizes[i]!;
     const rt = svc.runtime(st, shard.index);
     if (svc.options.throttle) {
       if (!rt.writeRecords.tryTake(1, now)) {
@@ -88,24 +93,23 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
     }
     rt.windowBytes += size;
     rt.windowRecords += 1;
-    const r = records[i]!;
-    admitted.push({ i, shard, partitionKey: r.PartitionKey, data: r.Data, keyRef });
+    admitted.push(i);
   }
   if (admitted.length > 0) {
-    const placed = await svc.append(st, admitted);
+    const placed = await svc.append(st, records, shards, admitted, keyRef);
     for (let k = 0; k < admitted.length; k++) {
-      const a = admitted[k]!;
+      const i = admitted[k]!;
+      const shard = shards[i]!;
       const p = placed[k]!;
-      results[a.i] = { ok: true, shardId: shardIdOf(a.shard.index), sequenceNumber: svc.sequenceNumber(a.shard, p.position, p.arrivalMs) };
+      results[i] = { SequenceNumber: svc.sequenceNumber(shard, p.position, p.arrivalMs), ShardId: shardIdOf(shard.index) };
     }
   }
-  return results as WriteResult[];
+  return results;
 }
 
 function throttled(st: StreamState, shard: ShardMeta): WriteResult {
   return {
-    ok: false,
-    code: 'ProvisionedThroughputExceededException',
-    message: `Rate exceeded for shard ${shardIdOf(shard.index)} in stream ${st.meta.name} under account ${st.meta.accountId}.`,
+    ErrorCode: 'ProvisionedThroughputExceededException',
+    ErrorMessage: `Rate exceeded for shard ${shardIdOf(shard.index)} in stream ${st.meta.name} under account ${st.meta.accountId}.`,
   };
 }

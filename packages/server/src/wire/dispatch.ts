@@ -78,13 +78,27 @@ const EXPOSED = 'x-amzn-RequestId,x-amzn-ErrorType,x-amz-id-2,Date';
  * The AWS JSON 1.1 / CBOR 1.1 front door. Checks run in AWS's order (checklist 1.1):
  * operation, body and its types, authentication, then the model's constraints, then the operation.
  */
+const ID2_BYTES = 54;
+let id2Pool = Buffer.alloc(0);
+let id2At = 0;
+
+/** x-amz-id-2: 54 random bytes in base64, as AWS sends; drawn from a pool (one syscall per ~1,200 requests). */
+function extendedRequestId(): string {
+  if (id2At + ID2_BYTES > id2Pool.length) {
+    id2Pool = randomBytes(ID2_BYTES * 1200);
+    id2At = 0;
+  }
+  id2At += ID2_BYTES;
+  return id2Pool.toString('base64', id2At - ID2_BYTES, id2At);
+}
+
 export function createDispatcher(services: readonly ServiceBinding[], opts: DispatchOptions) {
   const byPrefix = new Map(services.map((s) => [s.model.targetPrefix, s]));
 
   return function dispatch(req: Request, res: Response): void {
     const requestId = randomUUID();
     res.setHeader('x-amzn-RequestId', requestId);
-    res.setHeader('x-amz-id-2', randomBytes(54).toString('base64'));
+    res.setHeader('x-amz-id-2', extendedRequestId());
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Expose-Headers', EXPOSED);
     handle(req, res, requestId).catch((e: unknown) => {

@@ -122,9 +122,16 @@ export interface ShardChunk {
  */
 export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
   const groups = new Map<string, { shard: ShardRef; idx: number[]; pk: number[]; bytes: number; last: bigint }>();
+  // Callers pass one ShardRef object per shard: check and name each once.
+  let lastShard: ShardRef | undefined;
+  let key = '';
   for (let i = 0; i < entries.length; i++) {
     const { shard, record } = entries[i]!;
-    checkShard(shard);
+    if (shard !== lastShard) {
+      checkShard(shard);
+      key = shardKey(shard);
+      lastShard = shard;
+    }
     const p = record.position;
     if (typeof p !== 'bigint' || p < 0n || p > MAX_U64) throw new RangeError(`position must be a bigint in [0, 2^64): ${String(p)}`);
     if (!Number.isInteger(record.arrivalMs) || record.arrivalMs < 0 || record.arrivalMs > MAX_ARRIVAL) {
@@ -136,7 +143,6 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
     if (!(record.data instanceof Uint8Array)) throw new TypeError('record data must be a Uint8Array');
     const pk = Buffer.byteLength(record.partitionKey, 'utf8');
     if (pk > MAX_PARTITION_KEY_BYTES) throw new RangeError(`partition key longer than ${MAX_PARTITION_KEY_BYTES} bytes`);
-    const key = shardKey(shard);
     const g = groups.get(key);
     const size = FRAME_HEAD_BYTES + RECORD_FIXED_BYTES + pk + record.data.byteLength;
     if (g === undefined) groups.set(key, { shard, idx: [i], pk: [pk], bytes: size, last: p });

@@ -29,9 +29,9 @@ export async function putRecord(input: Input, ctx: OpContext) {
   }
   const [r] = await writeRecords(svc, st, [input], () => 'data');
   if (!r) throw errors.InternalFailureException('Internal Service Failure');
-  if (!r.ok) {
-    if (r.code === 'ProvisionedThroughputExceededException') throw errors.ProvisionedThroughputExceededException(r.message);
-    throw errors.InternalFailureException(r.message);
+  if ('ErrorCode' in r) {
+    if (r.ErrorCode === 'ProvisionedThroughputExceededException') throw errors.ProvisionedThroughputExceededException(r.ErrorMessage);
+    throw errors.InternalFailureException(r.ErrorMessage);
   }
-  return { ShardId: r.shardId, SequenceNumber: r.sequenceNumber, EncryptionType: st.meta.encryptionType };
+  return { ShardId: r.ShardId, SequenceNumber: r.SequenceNumber, EncryptionType: st.meta.encryptionType };
 }

@@ -13,10 +13,6 @@ export async function putRecords(input: Input, ctx: OpContext) {
   requireWritable(st);
   const results = await writeRecords(svc, st, input.Records, (i) => `records.${i + 1}.member.data`);
   let failed = 0;
-  const Records = results.map((r) => {
-    if (r.ok) return { SequenceNumber: r.sequenceNumber, ShardId: r.shardId };
-    failed++;
-    return { ErrorCode: r.code, ErrorMessage: r.message };
-  });
-  return { FailedRecordCount: failed, Records, EncryptionType: st.meta.encryptionType };
+  for (const r of results) if ('ErrorCode' in r) failed++;
+  return { FailedRecordCount: failed, Records: results, EncryptionType: st.meta.encryptionType };
 }
