@@ -42,6 +42,8 @@ export interface EddyOptions {
   readonly maxBodyBytes: number;
   /** How often an idle SubscribeToShard gets an empty event. */
   readonly heartbeatMs: number;
+  /** How long an ended SubscribeToShard waits for its client to read its last events before its stream is reset. */
+  readonly stalledStreamMs: number;
   readonly clock: Clock;
   /** Firehose S3 destinations: an S3-compatible endpoint; without one, buckets are directories under `s3Dir`. */
   readonly s3Endpoint?: string | undefined;
@@ -78,6 +80,7 @@ export const defaultEddyOptions = {
   // A 10 MiB record is 13.4 MiB of base64; PutRecords carries at most 10 MiB of data.
   maxBodyBytes: 16 * 1024 * 1024,
   heartbeatMs: defaultStreamsOptions.heartbeatMs,
+  stalledStreamMs: defaultStreamsOptions.stalledStreamMs,
   clock: systemClock,
   log: (line: string) => process.stderr.write(`${line}\n`),
 } as const satisfies EddyOptions;
@@ -106,6 +109,7 @@ export async function startEddy(partial: Partial<EddyOptions> = {}): Promise<Edd
     onDemandStreamCountLimit: o.onDemandStreamCountLimit,
     maintenanceIntervalMs: defaultStreamsOptions.maintenanceIntervalMs,
     heartbeatMs: o.heartbeatMs,
+    stalledStreamMs: o.stalledStreamMs,
   });
   await streams.start();
   const metrics = new Registry();

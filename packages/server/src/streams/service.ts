@@ -25,6 +25,12 @@ export interface StreamsOptions {
   readonly maintenanceIntervalMs: number;
   /** How often an idle SubscribeToShard gets an empty event (real time). */
   readonly heartbeatMs: number;
+  /**
+   * How long a SubscribeToShard that has ended (taken over, consumer deleted, 5 minutes up) waits
+   * for a client that has stopped reading to take its last events, before its stream is reset
+   * (real time). Without it such a client would hold its HTTP/2 stream and a buffered event forever.
+   */
+  readonly stalledStreamMs: number;
 }
 
 export const defaultStreamsOptions = {
@@ -34,6 +40,7 @@ export const defaultStreamsOptions = {
   onDemandStreamCountLimit: 50,
   maintenanceIntervalMs: 10_000,
   heartbeatMs: 5_000,
+  stalledStreamMs: 5_000,
 } satisfies Partial<StreamsOptions>;
 
 /** Live, unpersisted state of one shard: its write cursor and its rate buckets. */

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { AwsError, errors, isAwsError } from '../core/errors.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
 import { fastPutRecordsJson } from './fast-put-records.js';
@@ -33,7 +33,15 @@ export interface Invocation {
  * back-pressure. `frames` ends when the stream ends; the wire layer stops it when the client leaves.
  */
 export class EventStreamOutput {
-  constructor(readonly frames: AsyncIterable<Uint8Array>) {}
+  constructor(
+    readonly frames: AsyncIterable<Uint8Array>,
+    /**
+     * Fired when the stream is over for the producer (it may still hold frames the client has not
+     * taken): from then on a client that does not read them within `stallMs` has its stream reset.
+     */
+    readonly ended?: AbortSignal,
+    readonly stallMs = 5_000,
+  ) {}
 }
 
 export interface ServiceBinding {
@@ -323,6 +331,23 @@ function drain(req: Request): void {
 async function pipeEvents(res: Response, out: EventStreamOutput, ac: AbortController): Promise<void> {
   res.writeHead(200, { 'Content-Type': 'application/vnd.amazon.eventstream' });
   const it = out.frames[Symbol.asyncIterator]();
+  // Once the stream is over, a client that stops reading gets `stallMs` to take the rest, then
+  // its stream is reset (the 'close' that follows aborts `ac`, which ends the wait for 'drain').
+  let stall: NodeJS.Timeout | undefined;
+  const arm = () => {
+    stall ??= setTimeout(() => {
+      // HTTP/2: RST_STREAM(CANCEL), which a client drops at once (a plain destroy sends NO_ERROR,
+      // which a paused client would hold until it reads); HTTP/1.1: the connection goes.
+      if ('stream' in res) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+      else res.destroy();
+    }, out.stallMs);
+    stall.unref();
+  };
+  out.ended?.addEventListener('abort', arm, { once: true });
+  res.once('close', () => {
+    clearTimeout(stall);
+    out.ended?.removeEventListener('abort', arm);
+  });
   try {
     for (;;) {
       if (ac.signal.aborted) break;
@@ -342,6 +367,9 @@ async function pipeEvents(res: Response, out: EventStreamOutput, ac: AbortContro
     }
   } finally {
     await it.return?.();
-    if (!ac.signal.aborted) res.end();
+    if (!ac.signal.aborted) {
+      arm();
+      res.end();
+    }
   }
 }

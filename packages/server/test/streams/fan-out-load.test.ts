@@ -348,3 +348,44 @@ describe('fan-out throughput per consumer (throttling on, manual clock)', () => 
     b!.abort();
   });
 });
+
+describe('fan-out: a client that stops reading', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ manualClock: true, options: { heartbeatMs: 60_000, stalledStreamMs: 300 } });
+  });
+  after(() => t.close());
+
+  it('has its stream reset once its subscription is taken over and it still does not read', async () => {
+    const k = t.kinesis;
+    const { StreamName, ConsumerARN } = await streamWithConsumers(k);
+    const old = await rawSubscribeH2(t.eddy.endpoint, subscriptionBody(ConsumerARN));
+    await old.waitMessages(1);
+    old.stream.pause();
+    // More than the HTTP/2 window and the server's buffer: the server is left waiting on the client.
+    const data = Buffer.alloc(256 * 1024, 7);
+    for (let i = 0; i < 4; i++) {
+      await k.send(new PutRecordsCommand({ StreamName, Records: Array.from({ length: 4 }, () => ({ PartitionKey: 'p', Data: data })) }));
+    }
+    let closed = false;
+    old.stream.once('close', () => (closed = true));
+    try {
+      // Five seconds later a new subscription takes over: the old one has ended, with events left unread.
+      t.clock!.advance(5_001);
+      const next = await rawSubscribeH2(t.eddy.endpoint, subscriptionBody(ConsumerARN, shardId(0), 'LATEST'));
+      try {
+        assert.equal(next.status, 200);
+        await waitFor(() => closed, 'the old stream to be closed');
+        assert.notEqual(old.stream.rstCode, 0, 'reset by the server, not ended');
+        await waitFor(() => t.eddy.streams.subscriptions.size === 1, 'only the new subscription to be live');
+        // The new one is unaffected and gets what comes next.
+        await k.send(new PutRecordsCommand({ StreamName, Records: [{ PartitionKey: 'p', Data: Buffer.from('after') }] }));
+        await waitFor(() => next.messages.some((m) => ((json(m) as { Records?: unknown[] }).Records ?? []).length > 0), 'the new subscription to get the record');
+      } finally {
+        next.close();
+      }
+    } finally {
+      old.close();
+    }
+  });
+});

@@ -171,15 +171,16 @@ describe('per-shard limits with throttling on (manual clock)', () => {
     got.Records!.forEach((r, i) => assert.ok(Buffer.from(r.Data!).equals(big[i]!), `record ${i} bytes`));
     // The call right after a ~10 MiB answer is refused, whatever the transport.
     await rejectsWith(t.kinesis1.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 })), 'ProvisionedThroughputExceededException', rateExceeded(name));
-    // Charged at 2 MiB/s, the answer keeps the shard closed to reads for the next seconds ...
-    for (let second = 1; second <= 3; second++) {
+    // Charged in full at 2 MiB/s, the answer keeps the shard closed to reads for 5 s ...
+    for (let second = 1; second <= 4; second++) {
       t.clock!.advance(1_000);
       await rejectsWith(k.send(new GetRecordsCommand({ ShardIterator: got.NextShardIterator! })), 'ProvisionedThroughputExceededException', rateExceeded(name));
     }
-    // ... and open again 5 s after it. (AWS: "subsequent calls made within the next 5 seconds"
-    // are throttled; Eddy's bucket also counts the 2 MiB it held before the call, so it opens
-    // a little after 4 s.)
-    t.clock!.advance(2_000);
+    t.clock!.advance(999);
+    await rejectsWith(k.send(new GetRecordsCommand({ ShardIterator: got.NextShardIterator! })), 'ProvisionedThroughputExceededException', rateExceeded(name));
+    // ... and open again once they are over (AWS: "subsequent calls made within the next 5
+    // seconds throw ProvisionedThroughputExceededException").
+    t.clock!.advance(1);
     // The first 5 MiB record once more, over HTTP/1.1 this time.
     const readable = await t.kinesis1.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }));
     assert.ok(Buffer.from(readable.Records![0]!.Data!).equals(big[0]!));

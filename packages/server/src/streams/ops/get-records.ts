@@ -44,7 +44,10 @@ export async function getRecords(input: Input, ctx: OpContext) {
   }
   const { records, next } = await svc.read(st, shard, it.position, { maxRecords: limit, maxBytes: ShardLimits.maxGetRecordsBytes });
   const { records: Records, bytes } = renderRecords(svc, shard, records);
-  if (svc.options.throttle) rt.readBytes.charge(bytes, now);
+  if (svc.options.throttle) {
+    if (bytes > rt.readBytes.burst) rt.readBytes.chargeInFull(bytes, now);
+    else rt.readBytes.charge(bytes, now);
+  }
   const last = records[records.length - 1];
   const caughtUp = next >= rt.durable;
   const MillisBehindLatest = caughtUp || !last ? 0 : Math.max(0, now - last.arrivalMs);

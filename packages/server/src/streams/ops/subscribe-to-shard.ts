@@ -97,7 +97,7 @@ export async function subscribeToShard(input: Input, ctx: OpContext) {
   const sub = new Stream(ctx, st, shard, consumer.arn, key, position, now, bucket);
   svc.subscriptions.set(key, sub);
   if (ctx.signal.aborted) sub.release();
-  return new EventStreamOutput(sub.frames());
+  return new EventStreamOutput(sub.frames(), sub.ended, svc.options.stalledStreamMs);
 }
 
 type EventRecord = WireRecord;
@@ -118,6 +118,7 @@ interface Event {
 class Stream implements Subscription {
   readonly startedMs: number;
   #ended = false;
+  readonly #endedSignal = new AbortController();
   #reason: Error | undefined;
   #wake: (() => void) | undefined;
   /** The final event of a closed shard, once sent. */
@@ -159,7 +160,13 @@ class Stream implements Subscription {
     if (this.#ended) return;
     this.#ended = true;
     this.#reason = reason;
+    this.#endedSignal.abort();
     this.#wake?.();
+  }
+
+  /** Fired by end(): the wire layer then gives a client that stopped reading a deadline. */
+  get ended(): AbortSignal {
+    return this.#endedSignal.signal;
   }
 
   async *frames(): AsyncGenerator<Uint8Array> {
