@@ -34,6 +34,17 @@ export function requireWritable(st: StreamState): void {
  * PutRecords reports it.
  */
 export async function writeRecords(svc: StreamsService, st: StreamState, records: readonly WriteRequest[], dataPath: (i: number) => string): Promise<WriteResult[]> {
+  // The data key first: from the routing below to the append nothing may wait, or a reshard in
+  // between could leave records routed to a shard that has just closed.
+  if (st.meta.encryptionType === 'KMS' && st.meta.keyId !== undefined) {
+    const keyRef = await svc.keys.refFor(st.meta.accountId, st.meta.keyId);
+    requireWritable(st);
+    return route(svc, st, records, dataPath, keyRef);
+  }
+  return route(svc, st, records, dataPath, 0);
+}
+
+function route(svc: StreamsService, st: StreamState, records: readonly WriteRequest[], dataPath: (i: number) => string, keyRef: number): Promise<WriteResult[]> {
   const m = st.meta;
   const maxRecord = m.maxRecordSizeKiB * 1024;
   const n = records.length;
@@ -67,7 +78,6 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
   if (total > MAX_PUT_RECORDS_BYTES) {
     throw errors.InvalidArgumentException(`Records size exceeds ${MAX_PUT_RECORDS_BYTES / 1048576} MB limit`);
   }
-  const keyRef = m.encryptionType === 'KMS' && m.keyId !== undefined ? await svc.keys.refFor(m.accountId, m.keyId) : 0;
   const now = svc.clock.now();
   const results = new Array<WriteResult>(n);
   const admitted: number[] = [];
@@ -95,16 +105,16 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
     rt.windowRecords += 1;
     admitted.push(i);
   }
-  if (admitted.length > 0) {
-    const placed = await svc.append(st, records, shards, admitted, keyRef);
+  if (admitted.length === 0) return Promise.resolve(results);
+  return svc.append(st, records, shards, admitted, keyRef).then((placed) => {
     for (let k = 0; k < admitted.length; k++) {
       const i = admitted[k]!;
       const shard = shards[i]!;
       const p = placed[k]!;
       results[i] = { SequenceNumber: svc.sequenceNumber(shard, p.position, p.arrivalMs), ShardId: shardIdOf(shard.index) };
     }
-  }
-  return results;
+    return results;
+  });
 }
 
 function throttled(st: StreamState, shard: ShardMeta): WriteResult {
