@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { AwsError, errors, isAwsError } from '../core/errors.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
-import { fastPutRecordsJson } from './fast-put-records.js';
+import { fastPutRecordsJson, putRecordsJsonOutput } from './fast-put-records.js';
 import type { ServiceModel } from './model.js';
 import { decodeInput, encodeOutput, validateInput, type WireFormat } from './shapes.js';
 import { type Credentials, parseAuth, verifySigV4 } from './sigv4.js';
@@ -70,6 +70,11 @@ export interface DispatchOptions {
  */
 const FAST_JSON: Readonly<Record<string, (body: Buffer) => Record<string, unknown> | undefined>> = {
   'Kinesis_20131202.PutRecords': fastPutRecordsJson as (body: Buffer) => Record<string, unknown> | undefined,
+};
+
+/** Encoders for the JSON answers of hot operations: the generic encoder's bytes, or undefined to leave it to it. */
+const FAST_JSON_OUT: Readonly<Record<string, (out: Record<string, unknown>) => Buffer | undefined>> = {
+  'Kinesis_20131202.PutRecords': putRecordsJsonOutput,
 };
 
 const CONTENT_TYPES: Readonly<Record<string, WireFormat>> = {
@@ -202,7 +207,8 @@ export function createDispatcher(services: readonly ServiceBinding[], opts: Disp
         return;
       }
       res.off('close', onClose);
-      const payload = encodeOutput(service.model, operation, out, format);
+      const fastOut = format === 'json' && out !== undefined ? FAST_JSON_OUT[`${tag.service}.${operation}`]?.(out) : undefined;
+      const payload = fastOut ?? encodeOutput(service.model, operation, out, format);
       res.writeHead(200, { 'Content-Type': contentTypeOf(format), 'Content-Length': String(payload.length) });
       res.end(payload);
     } catch (e) {

@@ -230,3 +230,39 @@ function isHashKey(body: Buffer, start: number, end: number): boolean {
   }
   return true;
 }
+
+interface PutRecordsOutput {
+  FailedRecordCount?: unknown;
+  Records?: unknown;
+  EncryptionType?: unknown;
+}
+
+interface ResultEntry {
+  SequenceNumber?: unknown;
+  ShardId?: unknown;
+  ErrorCode?: unknown;
+  ErrorMessage?: unknown;
+}
+
+/**
+ * The PutRecords answer in JSON, byte for byte what the generic encoder writes, built as one
+ * string: sequence numbers and shard ids are Eddy's own digits and ASCII and need no escaping
+ * (failed entries, whose messages might, go through JSON.stringify). Undefined for anything else.
+ */
+export function putRecordsJsonOutput(out: Record<string, unknown>): Buffer | undefined {
+  const { FailedRecordCount, Records, EncryptionType } = out as PutRecordsOutput;
+  if (!Number.isSafeInteger(FailedRecordCount) || !Array.isArray(Records)) return undefined;
+  if (EncryptionType !== undefined && typeof EncryptionType !== 'string') return undefined;
+  let s = `{"FailedRecordCount":${FailedRecordCount as number},"Records":[`;
+  for (let i = 0; i < Records.length; i++) {
+    const r = Records[i] as ResultEntry;
+    if (i > 0) s += ',';
+    if (typeof r.SequenceNumber === 'string' && typeof r.ShardId === 'string' && r.ErrorCode === undefined && r.ErrorMessage === undefined) {
+      s += `{"SequenceNumber":"${r.SequenceNumber}","ShardId":"${r.ShardId}"}`;
+    } else if (typeof r.ErrorCode === 'string' && typeof r.ErrorMessage === 'string' && r.SequenceNumber === undefined && r.ShardId === undefined) {
+      s += `{"ErrorCode":${JSON.stringify(r.ErrorCode)},"ErrorMessage":${JSON.stringify(r.ErrorMessage)}}`;
+    } else return undefined;
+  }
+  s += EncryptionType === undefined ? ']}' : `],"EncryptionType":${JSON.stringify(EncryptionType)}}`;
+  return Buffer.from(s, 'utf8');
+}

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fastPutRecordsJson } from '../../src/wire/fast-put-records.js';
+import { fastPutRecordsJson, putRecordsJsonOutput } from '../../src/wire/fast-put-records.js';
 import { model } from '../../src/wire/generated/kinesis.js';
-import { decodeInput, validateInput } from '../../src/wire/shapes.js';
+import { decodeInput, encodeOutput, validateInput } from '../../src/wire/shapes.js';
 
 /** The generic path: the decoded input, or the error it answers with. */
 function generic(body: Buffer): { input: Record<string, unknown> } | { error: string } {
@@ -109,5 +109,28 @@ describe('PutRecords fast path', () => {
       { numRuns: 2000 },
     );
     assert.ok(fast > 300, `the fast path took ${fast} of 2000 bodies`);
+  });
+
+  it('answers with the very bytes of the generic encoder', () => {
+    const ok = fc.record({ SequenceNumber: fc.stringMatching(/^[1-9][0-9]{55}$/), ShardId: fc.integer({ min: 0, max: 99_999 }).map((i) => `shardId-${String(i).padStart(12, '0')}`) });
+    const failed = fc.record({
+      ErrorCode: fc.constantFrom('ProvisionedThroughputExceededException', 'InternalFailure'),
+      ErrorMessage: fc.oneof(fc.string(), fc.constant('Rate exceeded for shard shardId-000000000001 in stream a.b-c_d under account 123456789012.'), fc.constant('"quoted" \\ é \u2028')),
+    });
+    const output = fc.record(
+      { FailedRecordCount: fc.nat(500), Records: fc.array(fc.oneof(ok, ok, failed), { maxLength: 20 }), EncryptionType: fc.constantFrom('NONE', 'KMS') },
+      { requiredKeys: ['FailedRecordCount', 'Records'] },
+    );
+    fc.assert(
+      fc.property(output, (out) => {
+        const fast = putRecordsJsonOutput(out);
+        assert.ok(fast !== undefined);
+        assert.equal(fast.toString('utf8'), encodeOutput(model, 'PutRecords', out, 'json').toString('utf8'));
+      }),
+      { numRuns: 500 },
+    );
+    // Anything else is left to the generic encoder.
+    assert.equal(putRecordsJsonOutput({ FailedRecordCount: 0, Records: [{ SequenceNumber: 1, ShardId: 'shardId-000000000000' }] }), undefined);
+    assert.equal(putRecordsJsonOutput({ Records: [] }), undefined);
   });
 });
