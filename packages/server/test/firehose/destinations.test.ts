@@ -122,13 +122,26 @@ describe('Firehose destinations beyond S3', () => {
       rx.handler = () => ({ status: 500, body: { errorMessage: 'nope' } });
       await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: name, Records: [{ Data: Buffer.from('three') }] }));
       await waitFor(() => rx.requests.length >= 1, 'the first attempt');
-      t.clock!.advance(2_000);
-      await waitFor(() => rx.requests.length >= 2, 'a retry');
+      // The retry's back-off starts once Eddy has read the 500, which may be after the request
+      // was seen here: time moves on a second at a time until the retry comes (at most 10 s of
+      // the 60 s of RetryOptions, so that one more attempt fits before they run out).
+      let advanced = 0;
+      await waitFor(() => {
+        if (rx.requests.length >= 2) return true;
+        if (advanced < 10_000) {
+          t.clock!.advance(1_000);
+          advanced += 1_000;
+        }
+        return false;
+      }, 'a retry');
       assert.equal(rx.requests[1]!.headers['x-amz-firehose-request-id'], rx.requests[0]!.headers['x-amz-firehose-request-id']);
-      t.clock!.advance(120_000);
+      // Time runs on, 5 s a step, until RetryOptions' 60 s are spent and the record is written to
+      // the error output (one big jump could land before Eddy has even seen the second failure).
       const [err] = await waitFor(() => {
         const o = listObjects(t.dataDir!, bucket);
-        return o.length > 0 ? o : undefined;
+        if (o.length > 0) return o;
+        t.clock!.advance(5_000);
+        return undefined;
       }, 'the error output');
       assert.match(err!.key, keyPattern(name, 1, '', 'failed/http-endpoint-failed/'));
       const doc = JSON.parse(err!.body.toString().trim()) as Record<string, unknown>;
