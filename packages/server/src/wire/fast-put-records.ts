@@ -52,6 +52,7 @@ export interface FastRecord {
   ExplicitHashKey?: string;
 }
 
+/** JSON whitespace. */
 const WS = (() => {
   const t = new Uint8Array(256);
   for (const c of [0x20, 0x0a, 0x0d, 0x09]) t[c] = 1;
@@ -106,81 +107,85 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
   while (i < len && WS[b[i]!] === 1) i++;
   if (b[i] !== OPEN_BRACE) return undefined;
   i++;
+  let afterValue = false;
   for (;;) {
-    // A member of the top object or of a record: ws "name" ws : ws value
-    while (i < len && WS[b[i]!] === 1) i++;
-    if (b[i] !== QUOTE) return undefined;
-    const nameStart = ++i;
-    while (i < len && PLAIN[b[i]!] === 1) i++;
-    if (b[i] !== QUOTE) return undefined;
-    const m = memberAt(b, nameStart, i);
-    i++;
-    while (i < len && WS[b[i]!] === 1) i++;
-    if (b[i] !== COLON) return undefined;
-    i++;
-    while (i < len && WS[b[i]!] === 1) i++;
-    if (m === RECORDS && !inRecord) {
-      if (records !== undefined || b[i] !== OPEN_BRACKET) return undefined;
-      i++;
+    if (!afterValue) {
+      // A member of the top object or of a record: ws "name" ws : ws value
       while (i < len && WS[b[i]!] === 1) i++;
-      if (b[i] !== OPEN_BRACE) return undefined; // at least one record, each an object
-      i++;
-      records = [];
-      inRecord = true;
-      continue;
-    }
-    if (b[i] !== QUOTE) return undefined;
-    const start = ++i;
-    if (m === DATA && inRecord) {
-      if (data !== undefined) return undefined;
-      // Canonical base64 up to the closing quote, decoded as it is read.
-      const t = B64;
-      const from = o;
-      for (;;) {
-        const a = t[b[i]!]!;
-        const c1 = t[b[i + 1]!]!;
-        const c2 = t[b[i + 2]!]!;
-        const c3 = t[b[i + 3]!]!;
-        if ((a | c1 | c2 | c3) >= 0) {
-          out[o] = (a << 2) | (c1 >> 4);
-          out[o + 1] = ((c1 & 15) << 4) | (c2 >> 2);
-          out[o + 2] = ((c2 & 3) << 6) | c3;
-          o += 3;
-          i += 4;
-          continue;
-        }
-        if (b[i] === QUOTE) break;
-        // The last quad, padded ("xx==" or "xxx=", pad bits zero), then the quote.
-        if (a < 0 || c1 < 0 || b[i + 3] !== EQUALS || b[i + 4] !== QUOTE) return undefined;
-        out[o++] = (a << 2) | (c1 >> 4);
-        if (b[i + 2] === EQUALS) {
-          if ((c1 & 15) !== 0) return undefined;
-        } else {
-          if (c2 < 0 || (c2 & 3) !== 0) return undefined;
-          out[o++] = ((c1 & 15) << 4) | (c2 >> 2);
-        }
-        i += 4;
-        break;
-      }
-      data = out.subarray(from, o);
-      i++;
-    } else {
+      if (b[i] !== QUOTE) return undefined;
+      const nameStart = ++i;
       while (i < len && PLAIN[b[i]!] === 1) i++;
       if (b[i] !== QUOTE) return undefined;
-      const end = i++;
-      const n = end - start;
-      if (m === PARTITION_KEY && inRecord) {
-        if (key !== undefined || n < 1 || n > MAX_PARTITION_KEY) return undefined;
-        key = b.toString('latin1', start, end);
-      } else if (m === EXPLICIT_HASH_KEY && inRecord) {
-        if (hashKey !== undefined || !isHashKey(b, start, end)) return undefined;
-        hashKey = b.toString('latin1', start, end);
-      } else if (m === STREAM_NAME && !inRecord) {
-        if (streamName !== undefined || n < 1 || n > MAX_STREAM_NAME) return undefined;
-        for (let k = start; k < end; k++) if (NAME_CHAR[b[k]!] === 0) return undefined;
-        streamName = b.toString('latin1', start, end);
-      } else return undefined;
+      const m = memberAt(b, nameStart, i);
+      i++;
+      while (i < len && WS[b[i]!] === 1) i++;
+      if (b[i] !== COLON) return undefined;
+      i++;
+      while (i < len && WS[b[i]!] === 1) i++;
+      if (m === RECORDS && !inRecord) {
+        if (records !== undefined || b[i] !== OPEN_BRACKET) return undefined;
+        i++;
+        while (i < len && WS[b[i]!] === 1) i++;
+        if (b[i] !== OPEN_BRACE) return undefined; // at least one record, each an object
+        i++;
+        records = [];
+        inRecord = true;
+        continue;
+      }
+      if (b[i] !== QUOTE) return undefined;
+      const start = ++i;
+      if (m === DATA && inRecord) {
+        if (data !== undefined) return undefined;
+        // Canonical base64 up to the closing quote, decoded as it is read.
+        const t = B64;
+        const from = o;
+        for (;;) {
+          const a = t[b[i]!]!;
+          const c1 = t[b[i + 1]!]!;
+          const c2 = t[b[i + 2]!]!;
+          const c3 = t[b[i + 3]!]!;
+          if ((a | c1 | c2 | c3) >= 0) {
+            out[o] = (a << 2) | (c1 >> 4);
+            out[o + 1] = ((c1 & 15) << 4) | (c2 >> 2);
+            out[o + 2] = ((c2 & 3) << 6) | c3;
+            o += 3;
+            i += 4;
+            continue;
+          }
+          if (b[i] === QUOTE) break;
+          // The last quad, padded ("xx==" or "xxx=", pad bits zero), then the quote.
+          if (a < 0 || c1 < 0 || b[i + 3] !== EQUALS || b[i + 4] !== QUOTE) return undefined;
+          out[o++] = (a << 2) | (c1 >> 4);
+          if (b[i + 2] === EQUALS) {
+            if ((c1 & 15) !== 0) return undefined;
+          } else {
+            if (c2 < 0 || (c2 & 3) !== 0) return undefined;
+            out[o++] = ((c1 & 15) << 4) | (c2 >> 2);
+          }
+          i += 4;
+          break;
+        }
+        data = out.subarray(from, o);
+        i++;
+      } else {
+        while (i < len && PLAIN[b[i]!] === 1) i++;
+        if (b[i] !== QUOTE) return undefined;
+        const end = i++;
+        const n = end - start;
+        if (m === PARTITION_KEY && inRecord) {
+          if (key !== undefined || n < 1 || n > MAX_PARTITION_KEY) return undefined;
+          key = b.toString('latin1', start, end);
+        } else if (m === EXPLICIT_HASH_KEY && inRecord) {
+          if (hashKey !== undefined || !isHashKey(b, start, end)) return undefined;
+          hashKey = b.toString('latin1', start, end);
+        } else if (m === STREAM_NAME && !inRecord) {
+          if (streamName !== undefined || n < 1 || n > MAX_STREAM_NAME) return undefined;
+          for (let k = start; k < end; k++) if (NAME_CHAR[b[k]!] === 0) return undefined;
+          streamName = b.toString('latin1', start, end);
+        } else return undefined;
+      }
     }
+    afterValue = false;
     // After a value: another member, or the end of the object.
     while (i < len && WS[b[i]!] === 1) i++;
     if (b[i] === COMMA) {
@@ -204,15 +209,9 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
     }
     if (b[i] !== CLOSE_BRACKET) return undefined;
     i++;
+    // The end of Records: what follows is as after any other value of the top object.
     inRecord = false;
-    while (i < len && WS[b[i]!] === 1) i++;
-    if (b[i] === COMMA) {
-      i++;
-      continue;
-    }
-    if (b[i] !== CLOSE_BRACE) return undefined;
-    i++;
-    break;
+    afterValue = true;
   }
   while (i < len && WS[b[i]!] === 1) i++;
   if (i !== len || records === undefined) return undefined;
