@@ -1,7 +1,8 @@
 // The agent: one Flow per configured flow, a sink per flow, the checkpoint writer and the progress
 // reporter. Delivery is at least once: an offset is checkpointed only after every record before it
-// was acknowledged, so after a crash the only lines sent again are acknowledged ones the last
-// checkpoint write did not cover (see README.md, "Delivery and checkpoints"). close() (SIGTERM)
+// was acknowledged, and records acknowledged past one still waiting are checkpointed as byte
+// ranges, so after a crash the only lines sent again are acknowledged ones the last checkpoint
+// write did not cover (see README.md, "Delivery and checkpoints"). close() (SIGTERM)
 // stops reading, sends what was read, waits for the acknowledgements and writes the checkpoint, so
 // a clean stop re-sends nothing.
 import { channel } from 'node:diagnostics_channel';

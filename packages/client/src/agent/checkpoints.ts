@@ -20,6 +20,12 @@ export interface FileCheckpoint {
   readonly headHash: string;
   /** Acknowledged offset: bytes [0, offset) are sent (or skipped) and never read again. */
   readonly offset: number;
+  /**
+   * Records past `offset` acknowledged out of order (past a record still waiting), as byte ranges
+   * [start0, end0, start1, end1, ...], ascending, all beyond `offset`: read again after a restart
+   * but not sent. Absent when there are none (and in files older agents wrote).
+   */
+  readonly acked?: readonly number[];
   /** Bytes hashed just before `offset`. */
   readonly anchorLength: number;
   readonly anchorHash: string;
@@ -127,13 +133,27 @@ function validEntry(e: unknown, flow: string): FileCheckpoint {
     if (typeof o[k] !== 'number' || !Number.isSafeInteger(o[k]) || (o[k] as number) < 0) throw new Error(`flow ${flow}: ${k} is not a non-negative integer`);
     return o[k] as number;
   };
+  const offset = num('offset');
+  let acked: number[] | undefined;
+  if (o['acked'] !== undefined) {
+    const a = o['acked'];
+    if (!Array.isArray(a) || a.length % 2 !== 0) throw new Error(`flow ${flow}: acked is not a list of start and end offsets`);
+    let last = offset - 1;
+    for (const x of a) {
+      // Ranges are not empty, ascend, do not touch each other, and start at or past the offset.
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x <= last) throw new Error(`flow ${flow}: acked is not a list of ascending offsets from ${offset}`);
+      last = x;
+    }
+    acked = a as number[];
+  }
   return {
     path: str('path'),
     dev: str('dev'),
     ino: str('ino'),
     headLength: num('headLength'),
     headHash: str('headHash'),
-    offset: num('offset'),
+    offset,
+    ...(acked !== undefined && acked.length > 0 ? { acked } : {}),
     anchorLength: num('anchorLength'),
     anchorHash: str('anchorHash'),
     seenAt: num('seenAt'),

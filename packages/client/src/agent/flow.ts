@@ -206,6 +206,7 @@ export class Flow {
 
   #entry(t: Tracked, now?: number): FileCheckpoint {
     const tail = t.cursor.ackedTail;
+    const acked = t.cursor.ackedRanges();
     return {
       path: t.path,
       dev: t.dev,
@@ -213,6 +214,7 @@ export class Flow {
       headLength: t.head.length,
       headHash: t.headHash,
       offset: t.cursor.ackedOffset,
+      ...(acked.length > 0 ? { acked } : {}),
       anchorLength: tail.length,
       anchorHash: hashBytes(tail),
       seenAt: t.present && now !== undefined ? now : t.seenAt,
@@ -360,8 +362,8 @@ export class Flow {
     t.headHash = hashBytes(head);
   }
 
-  #newCursor(start: number, tailBefore: Buffer): Cursor {
-    return new Cursor(this.#readerOptions, start, this.config.skipHeaderLines, tailBefore);
+  #newCursor(start: number, tailBefore: Buffer, acked?: readonly number[]): Cursor {
+    return new Cursor(this.#readerOptions, start, this.config.skipHeaderLines, tailBefore, acked);
   }
 
   /** Decides where a file not tracked yet starts, and starts tracking it (or holds it back). */
@@ -427,7 +429,7 @@ export class Flow {
     const mine = this.#dormant.get(l.key);
     if (mine !== undefined) {
       if (mine.headLength <= l.size && hashBytes(head.subarray(0, mine.headLength)) === mine.headHash && mine.offset <= l.size) {
-        return this.#newCursor(mine.offset, await readAt(fh, Math.max(0, mine.offset - ANCHOR_BYTES), Math.min(ANCHOR_BYTES, mine.offset)));
+        return this.#newCursor(mine.offset, await readAt(fh, Math.max(0, mine.offset - ANCHOR_BYTES), Math.min(ANCHOR_BYTES, mine.offset)), ackedWithin(mine, l.size));
       }
       this.#d.log('INFO', `${this.id}: ${l.path} is not the file checkpointed under its inode (truncated or replaced); reading it from its start`);
       return this.#newCursor(0, Buffer.alloc(0));
@@ -440,7 +442,7 @@ export class Flow {
       // A copy of a checkpointed file (copytruncate while the agent was down), or the same file moved across devices.
       this.#dormant.delete(key);
       this.#d.log('INFO', `${this.id}: ${l.path} holds the content of checkpointed ${c.path}; resuming at ${c.offset}`);
-      return this.#newCursor(c.offset, await readAt(fh, Math.max(0, c.offset - ANCHOR_BYTES), Math.min(ANCHOR_BYTES, c.offset)));
+      return this.#newCursor(c.offset, await readAt(fh, Math.max(0, c.offset - ANCHOR_BYTES), Math.min(ANCHOR_BYTES, c.offset)), ackedWithin(c, l.size));
     }
     if (this.#d.checkpoints !== undefined || this.config.initialPosition === 'START_OF_FILE') return this.#newCursor(0, Buffer.alloc(0));
     const end = await lastLineEnd(fh, l.size);
@@ -557,7 +559,8 @@ export class Flow {
   #process(c: Cursor, pieces: Piece[]): void {
     let skipped = false;
     for (const p of pieces) {
-      if (p.kind === 'skip') {
+      // A record acknowledged before a crash, past the checkpointed offset: not sent again.
+      if (p.kind === 'skip' || c.alreadyAcked(p)) {
         c.skip(p);
         skipped = true;
         continue;
@@ -606,6 +609,17 @@ export class Flow {
     this.#d.log('WARN', `${this.id}: a ${data.length}-byte record is cut to ${max} bytes`);
     return { partitionKey, record: Buffer.concat([data.subarray(0, max - term.length), term]) };
   }
+}
+
+/**
+ * A checkpoint's acknowledged ranges that the file still holds whole. (A file that shrank below
+ * them was rewritten: whatever is there now is read and sent.)
+ */
+function ackedWithin(c: FileCheckpoint, size: number): number[] {
+  const a = c.acked ?? [];
+  const out: number[] = [];
+  for (let i = 0; i + 1 < a.length; i += 2) if ((a[i + 1] as number) <= size) out.push(a[i] as number, a[i + 1] as number);
+  return out;
 }
 
 /** Whether an inode seen again holds what was read from it: same first bytes, and the same bytes before the read offset. */

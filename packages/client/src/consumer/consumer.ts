@@ -2,13 +2,13 @@
 import { BatchQueue } from './batch-queue.js';
 import { asError, ConsumerError, ConsumerErrorCode } from './errors.js';
 import { createFanOutFetcher, ensureStreamConsumer, streamARNOf } from './fan-out.js';
-import type { Lease } from './lease.js';
+import { type Lease, Sentinel } from './lease.js';
 import { LeaseCoordinator } from './lease-coordinator.js';
 import { resolveOptions, type ResolvedConsumerOptions } from './options.js';
 import { createPollingFetcher } from './polling.js';
 import type { Fetcher } from './retrieval.js';
 import { ShardConsumer } from './shard-consumer.js';
-import { bootstrapLeases, finishedLeasesToDelete, Lineage } from './shard-sync.js';
+import { bootstrapLeases, finishedLeasesToDelete, HoleAuditor, Lineage, shardGone } from './shard-sync.js';
 import type { Consumer, ConsumerOptions, RecordBatch, RecordProcessor } from './types.js';
 import { sleep } from './util.js';
 
@@ -34,6 +34,7 @@ class Worker implements Consumer {
   #state: State = 'new';
   #consumerARN: string | undefined;
   #syncLoop: Promise<void> | undefined;
+  #auditLoop: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -84,6 +85,33 @@ class Worker implements Consumer {
     if (this.#state !== 'running') return;
     this.#coordinator.start();
     this.#syncLoop = this.#sync();
+    this.#auditLoop = this.#audit();
+  }
+
+  /**
+   * Periodic (KCL PeriodicShardSyncManager, checklist 3.5): leases for hash-key ranges no open lease
+   * covers. The KCL runs it on one leader; here the worker whose id sorts first among the owners of
+   * open leases and itself does, so that usually one worker lists shards (creation is conditional,
+   * so two doing it at once is harmless).
+   */
+  async #audit(): Promise<void> {
+    const o = this.#o;
+    const signal = this.#stopSync.signal;
+    const auditor = new HoleAuditor(o.client, o.stream, o.leaseStore, o.initialPosition, o.leasesRecoveryAuditorInconsistencyConfidenceThreshold);
+    for (;;) {
+      await sleep(o.leasesRecoveryAuditorIntervalMs, signal);
+      if (signal.aborted) return;
+      try {
+        const leases = await o.leaseStore.list();
+        let leader = o.workerId;
+        for (const l of leases) if (l.leaseOwner !== undefined && l.checkpoint !== Sentinel.SHARD_END && l.leaseOwner < leader) leader = l.leaseOwner;
+        if (leader !== o.workerId) continue;
+        const created = await auditor.run(leases, signal);
+        if (created.length > 0) o.onEvent({ type: 'leasesCreated', shardIds: created });
+      } catch (e) {
+        if (!signal.aborted) o.onEvent({ type: 'error', operation: 'leasesRecoveryAudit', shardId: undefined, error: asError(e) });
+      }
+    }
   }
 
   /** Periodic: bootstrap an emptied table; delete finished leases whose children have started. */
@@ -113,10 +141,11 @@ class Worker implements Consumer {
 
   #fetcher(shardId: string): Fetcher {
     const o = this.#o;
+    const gone = (signal: AbortSignal) => shardGone(o.client, o.stream, shardId, signal);
     if (o.retrieval === 'fan-out') {
-      return createFanOutFetcher({ client: o.client, consumerARN: this.#consumerARN ?? '', shardId, onEvent: o.onEvent });
+      return createFanOutFetcher({ client: o.client, consumerARN: this.#consumerARN ?? '', shardId, shardGone: gone, onEvent: o.onEvent });
     }
-    return createPollingFetcher({ client: o.client, stream: o.stream, shardId, maxRecords: o.maxRecords, idleTimeBetweenReadsMs: o.idleTimeBetweenReadsMs, onEvent: o.onEvent });
+    return createPollingFetcher({ client: o.client, stream: o.stream, shardId, maxRecords: o.maxRecords, idleTimeBetweenReadsMs: o.idleTimeBetweenReadsMs, shardGone: gone, onEvent: o.onEvent });
   }
 
   #taken(lease: Lease): void {
@@ -178,6 +207,7 @@ class Worker implements Consumer {
       this.#queue?.drain(Math.min(5_000, o.failoverTimeMs / 2));
       await Promise.all([...this.#shards.values()].map((s) => s.requestShutdown()));
       await this.#syncLoop;
+      await this.#auditLoop;
       await this.#coordinator.close();
     }
     this.#queue?.close();

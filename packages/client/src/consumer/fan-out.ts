@@ -9,7 +9,7 @@ import {
   SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
 import { asError, awsErrorName } from './errors.js';
-import type { FetchResult, Fetcher, StartingPosition } from './retrieval.js';
+import type { FetchResult, Fetcher, ShardGoneCheck, StartingPosition } from './retrieval.js';
 import type { ConsumerEvent } from './types.js';
 import { Backoff, callOptions, sleep } from './util.js';
 
@@ -17,6 +17,8 @@ export interface FanOutOptions {
   client: KinesisClient;
   consumerARN: string;
   shardId: string;
+  /** Asked when SubscribeToShard says ResourceNotFoundException: a gone shard ends reading (FetchResult.expired). */
+  shardGone: ShardGoneCheck;
   onEvent: (e: ConsumerEvent) => void;
 }
 
@@ -84,6 +86,13 @@ export function createFanOutFetcher(o: FanOutOptions): Fetcher {
             o.onEvent({ type: 'throttled', shardId: o.shardId, operation: 'SubscribeToShard' });
             await sleep(Math.max(1_000, backoff.next()), signal);
           } else {
+            // The shard aged out of retention (the consumer or stream being gone also says
+            // ResourceNotFoundException: those are retried).
+            if (name === 'ResourceNotFoundException' && (await o.shardGone(signal).catch(() => false))) {
+              o.onEvent({ type: 'shardExpired', shardId: o.shardId });
+              yield { records: [], millisBehindLatest: undefined, childShards: [], expired: true } satisfies FetchResult;
+              return;
+            }
             o.onEvent({ type: 'error', operation: 'SubscribeToShard', shardId: o.shardId, error: asError(e) });
             await sleep(backoff.next(), signal);
           }

@@ -22,6 +22,8 @@ export const defaultConsumerOptions = {
   // children start soon after their parents finish.
   parentShardPollIntervalMs: 1_000,
   shardSyncIntervalMs: 60_000,
+  leasesRecoveryAuditorIntervalMs: 120_000,
+  leasesRecoveryAuditorInconsistencyConfidenceThreshold: 3,
   taskBackoffMs: 500,
   callProcessRecordsEvenForEmptyRecordList: false,
 } as const satisfies Partial<ConsumerOptions>;
@@ -52,6 +54,8 @@ export interface ResolvedConsumerOptions {
   idleTimeBetweenReadsMs: number;
   parentShardPollIntervalMs: number;
   shardSyncIntervalMs: number;
+  leasesRecoveryAuditorIntervalMs: number;
+  leasesRecoveryAuditorInconsistencyConfidenceThreshold: number;
   taskBackoffMs: number;
   handoffTimeoutMs: number;
   callProcessRecordsEvenForEmptyRecordList: boolean;
@@ -156,6 +160,14 @@ export function resolveOptions(o: ConsumerOptions): ResolvedConsumerOptions {
     idleTimeBetweenReadsMs: int('idleTimeBetweenReadsMs', o.idleTimeBetweenReadsMs, 0, 3_600_000, defaultConsumerOptions.idleTimeBetweenReadsMs),
     parentShardPollIntervalMs: int('parentShardPollIntervalMs', o.parentShardPollIntervalMs, 10, 3_600_000, defaultConsumerOptions.parentShardPollIntervalMs),
     shardSyncIntervalMs: int('shardSyncIntervalMs', o.shardSyncIntervalMs, 100, 86_400_000, defaultConsumerOptions.shardSyncIntervalMs),
+    leasesRecoveryAuditorIntervalMs: int('leasesRecoveryAuditorIntervalMs', o.leasesRecoveryAuditorIntervalMs, 100, 86_400_000, defaultConsumerOptions.leasesRecoveryAuditorIntervalMs),
+    leasesRecoveryAuditorInconsistencyConfidenceThreshold: int(
+      'leasesRecoveryAuditorInconsistencyConfidenceThreshold',
+      o.leasesRecoveryAuditorInconsistencyConfidenceThreshold,
+      1,
+      1_000,
+      defaultConsumerOptions.leasesRecoveryAuditorInconsistencyConfidenceThreshold,
+    ),
     taskBackoffMs: int('taskBackoffMs', o.taskBackoffMs, 1, 3_600_000, defaultConsumerOptions.taskBackoffMs),
     handoffTimeoutMs: int('handoffTimeoutMs', o.handoffTimeoutMs, 0, 3_600_000, failoverTimeMs),
     callProcessRecordsEvenForEmptyRecordList: o.callProcessRecordsEvenForEmptyRecordList ?? defaultConsumerOptions.callProcessRecordsEvenForEmptyRecordList,

@@ -1,7 +1,7 @@
 // Polling retrieval: GetShardIterator, then GetRecords until the shard ends (checklist 1.7, 3.1).
 import { GetRecordsCommand, type GetRecordsCommandOutput, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { asError, awsErrorName } from './errors.js';
-import type { FetchResult, Fetcher, StartingPosition } from './retrieval.js';
+import type { FetchResult, Fetcher, ShardGoneCheck, StartingPosition } from './retrieval.js';
 import type { ConsumerEvent } from './types.js';
 import { Backoff, sleep } from './util.js';
 
@@ -11,18 +11,35 @@ export interface PollingOptions {
   shardId: string;
   maxRecords: number;
   idleTimeBetweenReadsMs: number;
+  /** Asked when a read says ResourceNotFoundException: a gone shard ends reading (FetchResult.expired). */
+  shardGone: ShardGoneCheck;
   onEvent: (e: ConsumerEvent) => void;
 }
+
+/** The shard aged out of retention: what a read of it returns. */
+const GONE = Symbol('gone');
 
 /** KCL PollingConfig request timeout (checklist 3.1). */
 const GET_RECORDS_TIMEOUT_MS = 30_000;
 
-type Fetched = { ok: true; out: GetRecordsCommandOutput } | { ok: false };
+type Fetched = { ok: true; out: GetRecordsCommandOutput } | { ok: false; gone?: true };
 
 export function createPollingFetcher(o: PollingOptions): Fetcher {
   const backoff = new Backoff(200, 5_000);
 
-  async function iterator(pos: StartingPosition, signal: AbortSignal): Promise<string | undefined> {
+  /** After a ResourceNotFoundException: true when the shard is gone (reported), false to retry. */
+  async function gone(e: unknown, signal: AbortSignal): Promise<boolean> {
+    if (awsErrorName(e) !== 'ResourceNotFoundException') return false;
+    try {
+      if (!(await o.shardGone(signal))) return false;
+    } catch {
+      return false;
+    }
+    o.onEvent({ type: 'shardExpired', shardId: o.shardId });
+    return true;
+  }
+
+  async function iterator(pos: StartingPosition, signal: AbortSignal): Promise<string | undefined | typeof GONE> {
     for (;;) {
       if (signal.aborted) return undefined;
       try {
@@ -40,6 +57,7 @@ export function createPollingFetcher(o: PollingOptions): Fetcher {
         return r.ShardIterator;
       } catch (e) {
         if (signal.aborted) return undefined;
+        if (await gone(e, signal)) return GONE;
         if (awsErrorName(e) === 'ProvisionedThroughputExceededException') o.onEvent({ type: 'throttled', shardId: o.shardId, operation: 'GetShardIterator' });
         else o.onEvent({ type: 'error', operation: 'GetShardIterator', shardId: o.shardId, error: asError(e) });
         await sleep(backoff.next(), signal);
@@ -71,9 +89,11 @@ export function createPollingFetcher(o: PollingOptions): Fetcher {
             if (name === 'ExpiredIteratorException') {
               const fresh = await iterator(resume, signal);
               if (fresh === undefined) return { ok: false };
+              if (fresh === GONE) return { ok: false, gone: true };
               it = fresh;
               continue;
             }
+            if (await gone(e, signal)) return { ok: false, gone: true };
             if (name === 'ProvisionedThroughputExceededException') o.onEvent({ type: 'throttled', shardId: o.shardId, operation: 'GetRecords' });
             else o.onEvent({ type: 'error', operation: 'GetRecords', shardId: o.shardId, error: asError(e) });
             await sleep(backoff.next(), signal);
@@ -81,12 +101,20 @@ export function createPollingFetcher(o: PollingOptions): Fetcher {
         }
       };
 
+      const expired = { records: [], millisBehindLatest: undefined, childShards: [], expired: true } satisfies FetchResult;
       if (shardIterator === undefined) return;
+      if (shardIterator === GONE) {
+        yield expired;
+        return;
+      }
       let pending: Promise<Fetched> | undefined = fetch(shardIterator);
       while (pending) {
         const got = await pending;
         pending = undefined;
-        if (!got.ok) return;
+        if (!got.ok) {
+          if (got.gone) yield expired;
+          return;
+        }
         const { out } = got;
         const records = out.Records ?? [];
         const last = records[records.length - 1];

@@ -48,6 +48,14 @@ export interface ConsumerOptions {
   parentShardPollIntervalMs?: number;
   /** How often the lease table is checked for bootstrap and finished leases deleted, ms. */
   shardSyncIntervalMs?: number;
+  /**
+   * How often the lease table is compared with the stream for holes: hash-key ranges that no open
+   * lease covers (a lease deleted by hand, a child lease never made), ms; KCL
+   * leasesRecoveryAuditorExecutionFrequencyMillis, default 2 minutes.
+   */
+  leasesRecoveryAuditorIntervalMs?: number;
+  /** How many audits in a row must see the same hole before leases are made for it (KCL default 3). */
+  leasesRecoveryAuditorInconsistencyConfidenceThreshold?: number;
   /** Pause before retrying a failed task (processRecords that threw, shardEnded without checkpoint), ms. */
   taskBackoffMs?: number;
   /** How long a new owner waits for the previous one to hand a stolen lease over, ms; default failoverTimeMs. */
@@ -154,6 +162,8 @@ export type ConsumerEvent =
   | { type: 'leasesDeleted'; shardIds: string[] }
   | { type: 'shardStarted'; shardId: string; checkpoint: ExtendedSequenceNumber }
   | { type: 'shardEnded'; shardId: string; childShardIds: string[] }
+  /** The shard is gone from the stream (past retention) before it was read to its end: it is ended as if read. */
+  | { type: 'shardExpired'; shardId: string }
   | { type: 'throttled'; shardId: string; operation: string }
   | { type: 'error'; operation: string; shardId: string | undefined; error: Error };
 

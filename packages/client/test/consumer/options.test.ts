@@ -19,5 +19,7 @@ describe('consumer options', () => {
     bad({ retrieval: 'push' }, 'retrieval');
     bad({ maxRecords: 10_001 }, 'maxRecords');
     bad({ failoverTimeMs: 1_000, renewIntervalMs: 900 }, 'failoverTimeMs');
+    bad({ leasesRecoveryAuditorIntervalMs: 10 }, 'leasesRecoveryAuditorIntervalMs');
+    bad({ leasesRecoveryAuditorInconsistencyConfidenceThreshold: 0 }, 'leasesRecoveryAuditorInconsistencyConfidenceThreshold');
   });
 });
