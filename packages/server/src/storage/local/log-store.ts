@@ -210,11 +210,12 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * A round's part up to this size is written, and synced, on the event loop itself: the copy into
- * the page cache takes tens of microseconds, and on a disk whose fdatasync is fast (under
- * SYNC_INLINE_MS on average) so does the sync, both less than handing the call to libuv's thread
- * pool and being woken when it is done (and the wake-ups are the latency tail on small VMs).
- * Larger parts, and syncs on a slow disk, go to the pool, so that the event loop never waits long.
+ * A round's part up to this size is written on the event loop itself: the copy into the page
+ * cache takes tens of microseconds, less than handing the call to libuv's thread pool and being
+ * woken when it is done. A round of one such part is synced there too while fdatasync is fast
+ * (under SYNC_INLINE_MS on average): that is the latency case (one writer, small puts), where the
+ * pool's wake-ups are the tail on small VMs. Rounds over several shards sync in the pool, in
+ * parallel, and so do large parts and syncs on a slow disk: the event loop never waits long.
  */
 const SYNC_WRITE_BYTES = 256 * 1024;
 const SYNC_INLINE_MS = 1;
@@ -664,7 +665,7 @@ export class SegmentLogStore implements LogStore {
       if (small) writeAllSync(lease.handle.fd, bufs, at);
       else await writeAll(lease.handle, bufs, at);
       const t0 = performance.now();
-      if (small && this.#syncMs <= SYNC_INLINE_MS) fdatasyncSync(lease.handle.fd);
+      if (small && parts === 1 && this.#syncMs <= SYNC_INLINE_MS) fdatasyncSync(lease.handle.fd);
       else await lease.handle.datasync();
       this.#syncMs = 0.9 * this.#syncMs + 0.1 * (performance.now() - t0);
     } finally {
