@@ -5,6 +5,7 @@
 //                           [--keys=100000] [--mode=both|agg|plain] [--outstanding=80000]
 //                           [--server=worker|inline] [--storage=disk|memory] [--endpoint=URL]
 //                           [--http1] [--batch-bytes=N] [--linger=ms] [--exp-h2-window] [--verify]
+//                           [--client=own|producer]
 //
 // Without --endpoint an Eddy starts in this process with disk storage in a temp dir and throttling
 // off: by default in a worker thread (--server=worker), so that the server has the second core
@@ -20,6 +21,9 @@
 // SDK), Eddy's thread, and the rest (V8's GC helper threads, libuv). Per-thread CPU is what to
 // compare on a shared machine: wall-clock rates move with whatever else runs.
 //
+// --client=producer lets createProducer build its own client from endpoint/region/credentials
+// (one shared HTTP/2 session) instead of being given the bench's KinesisClient (the SDK's default
+// handler: a new HTTP/2 session per call); --http1 then does not apply.
 // --http1 gives the SDK client its HTTP/1.1 handler (keep-alive) instead of the Kinesis client's
 // default HTTP/2 (one new session per call). --exp-h2-window is an experiment on Eddy, not the
 // producer: it raises each HTTP/2 session's connection-level receive window to 16 MiB (Node's
@@ -100,6 +104,7 @@ async function main() {
       'exp-h2-window': { type: 'boolean', default: false },
       linger: { type: 'string' },
       outstanding: { type: 'string', default: '80000' },
+      client: { type: 'string', default: 'own' },
     },
   });
   const { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, DeleteStreamCommand, ListShardsCommand, GetShardIteratorCommand, GetRecordsCommand } =
@@ -180,7 +185,9 @@ async function main() {
       : client;
     const producer = createProducer({
       streamName: stream,
-      client: timed,
+      ...(a.client === 'producer'
+        ? { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' } }
+        : { client: timed }),
       aggregation,
       rateLimitPercent: Infinity,
       ...(a['batch-bytes'] ? { maxBatchBytes: Number(a['batch-bytes']) } : {}),

@@ -79,6 +79,9 @@ export class Aggregator<R extends UserRecord = UserRecord> {
   readonly maxBytes: number;
   readonly maxCount: number;
   #records: R[] = [];
+  #count = 0;
+  /** Records in the previous aggregate: the next one's array starts that large (no regrowth). */
+  #lastCount = 16;
   // Per record: index into the partition key table and into the hash key table (-1: none). The
   // tables and index arrays are reused from one aggregate to the next (only #records is handed out).
   #pkIdx = new Int32Array(64);
@@ -108,12 +111,12 @@ export class Aggregator<R extends UserRecord = UserRecord> {
   }
 
   get count(): number {
-    return this.#records.length;
+    return this.#count;
   }
 
   /** Size of the Kinesis record build() would return now (data + partition key bytes). */
   get size(): number {
-    return this.#sizeWith(this.#protoSize, this.#records.length);
+    return this.#sizeWith(this.#protoSize, this.#count);
   }
 
   /** Bytes of the container format (magic + protobuf + MD5) for the records added so far. */
@@ -136,13 +139,14 @@ export class Aggregator<R extends UserRecord = UserRecord> {
    * Adds `record` if the aggregate stays within maxBytes and maxCount; returns false (and adds
    * nothing) otherwise. An empty aggregator always accepts, so one oversized record still moves on
    * (it is sent raw). `partitionKeyBytes`, the UTF-8 length of the partition key, saves counting
-   * it when the caller knows it.
+   * it when the caller knows it; `keyHash`, any well-mixed hash of the partition key (the producer
+   * has its MD5), saves hashing it for the key table's cache.
    */
-  add(record: R, partitionKeyBytes?: number): boolean {
-    const count = this.#records.length;
+  add(record: R, partitionKeyBytes?: number, keyHash?: number): boolean {
+    const count = this.#count;
     if (count >= this.maxCount) return false;
     const pk = record.partitionKey;
-    const slot = keySlot(pk);
+    const slot = keyHash === undefined ? keySlot(pk) : keyHash & (PK_SLOTS - 1);
     let pkIdx = this.#slotGen[slot] === this.#gen && this.#slotKey[slot] === pk ? this.#slotIdx[slot] : undefined;
     let extra = 0;
     let pkBytes = 0;
@@ -185,7 +189,8 @@ export class Aggregator<R extends UserRecord = UserRecord> {
       this.#pkIdx = grow(this.#pkIdx);
       this.#ehkIdx = grow(this.#ehkIdx);
     }
-    this.#records.push(record);
+    this.#records[count] = record;
+    this.#count = count + 1;
     this.#pkIdx[count] = pkIdx;
     this.#ehkIdx[count] = ehkIdx;
     this.#protoSize = newProto;
@@ -194,7 +199,10 @@ export class Aggregator<R extends UserRecord = UserRecord> {
 
   /** The records added so far, in order (the array is not reused after build() or reset()). */
   records(): readonly R[] {
-    return this.#records;
+    const recs = this.#records;
+    // Presized (see reset()): cut to what was filled.
+    if (recs.length !== this.#count) recs.length = this.#count;
+    return recs;
   }
 
   /**
@@ -203,7 +211,7 @@ export class Aggregator<R extends UserRecord = UserRecord> {
    * first record's effective hash key as ExplicitHashKey. Resets the aggregator.
    */
   build(): KinesisRecordOut {
-    const recs = this.#records;
+    const recs = this.records();
     const first = recs[0];
     if (!first) throw new RangeError('Aggregator.build: no records');
     let out: KinesisRecordOut;
@@ -224,14 +232,18 @@ export class Aggregator<R extends UserRecord = UserRecord> {
     return out;
   }
 
-  /** The container bytes (magic + protobuf + MD5), whatever the count. */
-  serialize(): Buffer {
-    return this.#serialize();
+  /**
+   * The container bytes (magic + protobuf + MD5), whatever the count. With `deferred`, the buffer
+   * comes from `deferred.alloc` and its MD5 trailer is left for the caller to fill (see
+   * `writeDigest`); the producer has it computed off its thread.
+   */
+  serialize(deferred?: { alloc: (size: number) => Buffer }): Buffer {
+    return this.#serialize(deferred);
   }
 
-  #serialize(): Buffer {
+  #serialize(deferred?: { alloc: (size: number) => Buffer }): Buffer {
     const protoSize = this.#protoSize;
-    const buf = Buffer.allocUnsafe(AGGREGATION_OVERHEAD + protoSize);
+    const buf = deferred ? deferred.alloc(AGGREGATION_OVERHEAD + protoSize) : Buffer.allocUnsafe(AGGREGATION_OVERHEAD + protoSize);
     buf.set(KPL_MAGIC, 0);
     let pos = KPL_MAGIC.length;
     const pkTable = this.#pkTable;
@@ -244,7 +256,7 @@ export class Aggregator<R extends UserRecord = UserRecord> {
     const recs = this.#records;
     const pkIdxs = this.#pkIdx;
     const ehkIdxs = this.#ehkIdx;
-    for (let i = 0; i < recs.length; i++) {
+    for (let i = 0; i < this.#count; i++) {
       const r = recs[i] as R;
       const pkIdx = pkIdxs[i] as number;
       const ehkIdx = ehkIdxs[i] as number;
@@ -259,12 +271,15 @@ export class Aggregator<R extends UserRecord = UserRecord> {
       pos = writeBytesField(buf, pos, 3, r.data);
     }
     if (pos !== KPL_MAGIC.length + protoSize) throw new Error(`aggregation: size mismatch ${pos} != ${KPL_MAGIC.length + protoSize}`);
-    createHash('md5').update(buf.subarray(KPL_MAGIC.length, pos)).digest().copy(buf, pos);
+    if (!deferred) writeDigest(buf);
     return buf;
   }
 
   reset(): void {
-    this.#records = [];
+    // Capped: V8 makes very long `new Array(n)` slow dictionary arrays; longer ones grow as usual.
+    if (this.#count > 0) this.#lastCount = Math.min(this.#count, 8192);
+    this.#records = new Array<R>(this.#lastCount);
+    this.#count = 0;
     // Stale table entries stay until overwritten; #pkCount and #ehkCount bound what is read.
     this.#pkCount = 0;
     // Invalidates every cache slot at once; on wrap-around, clear them for real.
@@ -277,6 +292,12 @@ export class Aggregator<R extends UserRecord = UserRecord> {
     this.#protoSize = 0;
     this.#firstPkBytes = 0;
   }
+}
+
+/** Fills the MD5 trailer of a container whose magic and protobuf are written. */
+export function writeDigest(container: Uint8Array): void {
+  const end = container.length - DIGEST_SIZE;
+  container.set(createHash('md5').update(container.subarray(KPL_MAGIC.length, end)).digest(), end);
 }
 
 const PK_SLOTS = 1024;

@@ -36,18 +36,32 @@ export function md5Words(s: string): number {
   let len = 0;
   let bytes = -1;
   if (n <= 55) {
-    // One block, ASCII: build the 16 message words directly.
+    // One block, ASCII: the 16 message words are written whole (no read-modify-write, no fill).
     const w = view;
-    w.fill(0, 0, 16);
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      w[i >> 2] = (w[i >> 2] as number) | (c << ((i & 3) << 3));
+    const full = n >> 2;
+    let k = 0;
+    let ascii = 0;
+    for (; k < full; k++) {
+      const i = k << 2;
+      const c0 = s.charCodeAt(i);
+      const c1 = s.charCodeAt(i + 1);
+      const c2 = s.charCodeAt(i + 2);
+      const c3 = s.charCodeAt(i + 3);
+      ascii |= c0 | c1 | c2 | c3;
+      w[k] = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
     }
-    if (i === n) {
-      w[n >> 2] = (w[n >> 2] as number) | (0x80 << ((n & 3) << 3));
-      w[14] = n * 8;
+    // The last, partial word carries the 0x80 padding byte.
+    let last = 0;
+    for (let i = k << 2, sh = 0; i < n; i++, sh += 8) {
+      const c = s.charCodeAt(i);
+      ascii |= c;
+      last |= c << sh;
+    }
+    w[k] = last | (0x80 << ((n & 3) << 3));
+    for (k++; k < 14; k++) w[k] = 0;
+    w[14] = n * 8;
+    w[15] = 0;
+    if (ascii < 0x80) {
       bytes = n;
       len = 64;
     }

@@ -100,9 +100,14 @@ export function resolveOptions(o: ProducerOptions): ResolvedOptions {
         throw bad('credentials', 'must be { accessKeyId, secretAccessKey, sessionToken? }');
       }
     }
-    // The producer does its own retries (until recordTtlMs), so the SDK makes one attempt.
+    // The producer does its own retries (until recordTtlMs), so the SDK makes one attempt. The
+    // Kinesis client's default HTTP/2 handler opens an isolated session (a new TCP and TLS
+    // connection) for every call (disableConcurrentStreams: true, meant for SubscribeToShard,
+    // which gets one regardless); PutRecords calls share one session instead, as the KPL keeps its
+    // connections.
     client = new KinesisClient({
       maxAttempts: 1,
+      requestHandler: { disableConcurrentStreams: false },
       ...(o.region !== undefined ? { region: o.region } : {}),
       ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
       ...(o.credentials !== undefined ? { credentials: o.credentials } : {}),

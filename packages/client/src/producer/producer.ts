@@ -4,6 +4,7 @@
 import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { AGGREGATION_OVERHEAD, Aggregator } from '../aggregation/index.js';
 import { ProducerError, ProducerErrorCode } from './errors.js';
+import { completeDigest, deferredDigest, submitDigest } from './digest-offload.js';
 import { FastBody } from './fast-body.js';
 import { MAX_RECORD_BYTES, type ResolvedOptions, resolveOptions } from './options.js';
 import { ShardRateLimiter } from './rate-limiter.js';
@@ -28,26 +29,25 @@ const FATAL_CALL_ERRORS = new Set(['InvalidArgumentException', 'ValidationExcept
 const THROTTLE_ERRORS = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException', 'ThrottlingException']);
 
 
-/** A user record on its way. */
+/**
+ * A user record on its way. Kept small: at 300,000 records/s the records in flight are most of
+ * what the young-generation GC copies (bench/producer.mjs). Its hash key is not kept (put()
+ * routes with the one it just computed; the rare paths that route again compute it again), nor
+ * is its promise's reject function (see #reject); its last error lives in a WeakMap (failures are
+ * rare), and `resolve` doubles as the settled flag (SETTLED once settled, which also lets the
+ * promise and its closures go while an aggregate still holds the record).
+ */
 interface Rec {
   partitionKey: string;
   explicitHashKey: string | undefined;
   data: Buffer;
-  /** Effective hash key as biased words (hash-key.ts). */
-  h0: number;
-  h1: number;
-  h2: number;
-  h3: number;
   /** data + partition key bytes: what back-pressure and the record size limit count. */
   size: number;
   putAt: number;
   attempts: number;
   gen: number;
-  lastError: unknown;
-  done: boolean;
   key: KeyState | undefined;
-  resolve: (r: PutResult) => void;
-  reject: (e: unknown) => void;
+  resolve: (r: PutResult | Promise<never>) => void;
 }
 
 /** One Kinesis record to send: an aggregate or a lone user record. */
@@ -70,6 +70,8 @@ interface ShardBuf {
   shard: ShardInfo;
   agg: Aggregator<Rec> | undefined;
   aggOldest: number;
+  /** ExplicitHashKey of the aggregate being built: its first record's effective hash key. */
+  aggHashKey: string;
   ready: KRec[];
   readyHead: number;
 }
@@ -147,6 +149,7 @@ class KinesisProducer implements Producer {
 
   // Metrics.
   #inFlightBytes = 0;
+  #lastErrors = new WeakMap<Rec, unknown>();
   #m = { userRecordsPut: 0, kinesisRecordsPut: 0, bytesPut: 0, retries: 0, throttles: 0, failures: 0 };
   #lat = new Float64Array(LATENCY_SAMPLES);
   #latN = 0;
@@ -178,8 +181,7 @@ class KinesisProducer implements Producer {
       return Promise.reject(e);
     }
     const p = new Promise<PutResult>(capture);
-    rec.resolve = captured.resolve;
-    rec.reject = captured.reject;
+    rec.resolve = captured;
     this.#genCount++;
     if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
       // Back-pressure: wait (FIFO) until enough in-flight bytes are settled.
@@ -248,30 +250,22 @@ class KinesisProducer implements Producer {
     } else pkBytes = md5Words(pk);
     const size = data.length + pkBytes;
     if (size > MAX_RECORD_BYTES) throw invalid(`data: record of ${size} bytes (data + partition key) exceeds the ${MAX_RECORD_BYTES}-byte record limit`);
-    const now = performance.now();
     return {
       partitionKey: pk,
       explicitHashKey: ehk,
       data,
-      h0: out[0] as number,
-      h1: out[1] as number,
-      h2: out[2] as number,
-      h3: out[3] as number,
       size,
-      putAt: now,
+      putAt: clock(),
       attempts: 0,
       gen: this.#gen,
-      lastError: undefined,
-      done: false,
       key: undefined,
       resolve: noop,
-      reject: noop,
     };
   }
 
   /** The record now counts against maxInFlightBytes and enters the pipeline. */
   #accept(rec: Rec, waited: boolean): void {
-    if (rec.done) return;
+    if (done(rec)) return;
     this.#inFlightBytes += rec.size;
     if (waited && performance.now() >= this.#deadline(rec)) {
       this.#expire(rec);
@@ -288,7 +282,8 @@ class KinesisProducer implements Producer {
       if (ks.active === 0) this.#releaseKey(ks);
       return;
     }
-    this.#route(rec);
+    // Straight from put(), `out` still holds the record's hash key.
+    this.#route(rec, !waited);
   }
 
   /**
@@ -326,8 +321,14 @@ class KinesisProducer implements Producer {
 
   // ---- routing and aggregation ----
 
-  #route(rec: Rec): void {
-    const shard = this.#map.ready ? this.#map.lookup(rec.h0, rec.h1, rec.h2, rec.h3) : undefined;
+  /** `hashed`: `out` holds the record's hash key already. */
+  #route(rec: Rec, hashed = false): void {
+    if (!this.#map.ready) {
+      this.#park(rec);
+      return;
+    }
+    if (!hashed) hashInto(rec);
+    const shard = this.#map.lookup(out[0] as number, out[1] as number, out[2] as number, out[3] as number);
     if (!shard) {
       this.#park(rec);
       return;
@@ -336,12 +337,15 @@ class KinesisProducer implements Producer {
     const agg = buf.agg;
     if (agg) {
       const pkBytes = rec.size - rec.data.length;
-      if (!agg.add(rec, pkBytes)) {
+      // The hash key's low bits pick the aggregator's partition-key cache slot.
+      const slot = out[3] as number;
+      if (!agg.add(rec, pkBytes, slot)) {
         this.#seal(buf, true);
-        agg.add(rec, pkBytes);
+        agg.add(rec, pkBytes, slot);
       }
       if (agg.count === 1) {
         buf.aggOldest = rec.putAt;
+        buf.aggHashKey = rec.explicitHashKey ?? hashKeyString();
         this.#armLinger(rec.putAt + this.#o.lingerMs);
       }
       if (this.#urgent > 0) this.#seal(buf);
@@ -366,11 +370,16 @@ class KinesisProducer implements Producer {
   #routeGroup(group: Rec[]): void {
     const first = group[0];
     if (!first) return;
-    const shard = this.#map.ready ? this.#map.lookup(first.h0, first.h1, first.h2, first.h3) : undefined;
+    let shard: ShardInfo | undefined;
+    if (this.#map.ready) {
+      hashInto(first);
+      shard = this.#map.lookup(out[0] as number, out[1] as number, out[2] as number, out[3] as number);
+    }
     if (!shard) {
       for (const r of group) this.#park(r);
       return;
     }
+    const firstHashKey = first.explicitHashKey ?? hashKeyString();
     const buf = this.#buf(shard);
     if (buf.agg && buf.agg.count > 0) {
       let bytes = 0;
@@ -390,6 +399,8 @@ class KinesisProducer implements Producer {
         }
         if (buf.agg.count === 1) {
           buf.aggOldest = r.putAt;
+          // A group shares its explicit hash key (or has one record), so its first one stands for all.
+          buf.aggHashKey = r === first ? firstHashKey : (r.explicitHashKey ?? effectiveHashKeyOf(r));
           this.#armLinger(r.putAt + this.#o.lingerMs);
         }
       }
@@ -407,7 +418,7 @@ class KinesisProducer implements Producer {
     // Keep each key's records together and in order.
     const byKey = new Map<string, Rec[]>();
     for (const r of recs) {
-      if (r.done) continue;
+      if (done(r)) continue;
       let g = byKey.get(r.partitionKey);
       if (!g) byKey.set(r.partitionKey, (g = []));
       g.push(r);
@@ -419,7 +430,7 @@ class KinesisProducer implements Producer {
     let b = this.#bufs.get(shard.shardId);
     if (!b) {
       const a = this.#o.aggregation;
-      b = { shard, agg: a ? new Aggregator<Rec>(a) : undefined, aggOldest: Infinity, ready: [], readyHead: 0 };
+      b = { shard, agg: a ? new Aggregator<Rec>(a) : undefined, aggOldest: Infinity, aggHashKey: '', ready: [], readyHead: 0 };
       this.#bufs.set(shard.shardId, b);
     }
     return b;
@@ -454,14 +465,17 @@ class KinesisProducer implements Producer {
       k.dueAt = buf.aggOldest + this.#o.lingerMs;
       k.full = full;
     } else {
-      const data = agg.serialize();
+      // The MD5 trailer is computed on a helper thread meanwhile (digest-offload.ts); #send
+      // completes it before the data are read.
+      const data = agg.serialize(deferredDigest);
+      if (!submitDigest(data)) completeDigest(data);
       agg.reset();
       k = {
         shardId: buf.shard.shardId,
         recs,
         // KPL KinesisRecord::partition_key / explicit_hash_key (checklist 2.1).
         partitionKey: 'a',
-        explicitHashKey: first.explicitHashKey ?? wordsBigint(first.h0, first.h1, first.h2, first.h3).toString(),
+        explicitHashKey: buf.aggHashKey,
         data,
         size: data.length + 1,
         aggregated: true,
@@ -667,7 +681,7 @@ class KinesisProducer implements Producer {
     this.#inFlightRequests++;
     for (let i = 0; i < batch.length; i++) for (const r of (batch[i] as KRec).recs) r.attempts++;
     this.#o.client
-      .send(this.#body.command(this.#o.stream, batch), { abortSignal: this.#abort.signal })
+      .send(this.#body.command(this.#o.stream, batch, () => completeDigests(batch)), { abortSignal: this.#abort.signal })
       .then(
         (out) => {
           const results = out.Records ?? [];
@@ -727,7 +741,10 @@ class KinesisProducer implements Producer {
     }
     if (shard) {
       let inRange = true;
-      for (const r of k.recs) if (!inShard(shard, r.h0, r.h1, r.h2, r.h3)) inRange = false;
+      for (const r of k.recs) {
+        hashInto(r);
+        if (!inShard(shard, out[0] as number, out[1] as number, out[2] as number, out[3] as number)) inRange = false;
+      }
       if (inRange) {
         this.#succeed(k, shardId, seq);
         return;
@@ -744,21 +761,22 @@ class KinesisProducer implements Producer {
     const now = performance.now();
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i] as Rec;
-      if (r.done) continue;
+      if (done(r)) continue;
       this.#m.userRecordsPut++;
       const result: PutResult = k.aggregated
         ? { shardId, sequenceNumber: seq, subSequenceNumber: i, attempts: r.attempts }
         : { shardId, sequenceNumber: seq, attempts: r.attempts };
+      const resolve = r.resolve;
       this.#settle(r, now);
-      r.resolve(result);
+      resolve(result);
     }
   }
 
   #fail(k: KRec, err: unknown, fatal: boolean): void {
     const live: Rec[] = [];
     for (const r of k.recs) {
-      if (r.done) continue;
-      r.lastError = err;
+      if (done(r)) continue;
+      this.#lastErrors.set(r, err);
       if (this.#aborted) this.#reject(r, abortedError());
       else if (fatal) {
         this.#reject(
@@ -783,7 +801,7 @@ class KinesisProducer implements Producer {
       const t = performance.now();
       const again: Rec[] = [];
       for (const r of recs) {
-        if (r.done) continue;
+        if (done(r)) continue;
         if (t >= this.#deadline(r)) this.#expire(r);
         else {
           this.#m.retries++;
@@ -827,7 +845,7 @@ class KinesisProducer implements Producer {
     const now = performance.now();
     const keep: Rec[] = [];
     for (const r of this.#unrouted) {
-      if (r.done) continue;
+      if (done(r)) continue;
       if (now >= this.#deadline(r)) this.#expire(r);
       else keep.push(r);
     }
@@ -836,7 +854,7 @@ class KinesisProducer implements Producer {
   }
 
   #expire(r: Rec): void {
-    const last = r.lastError ?? (this.#map.ready ? undefined : this.#map.lastError);
+    const last = this.#lastErrors.get(r) ?? (this.#map.ready ? undefined : this.#map.lastError);
     this.#reject(
       r,
       new ProducerError(
@@ -851,14 +869,17 @@ class KinesisProducer implements Producer {
   // ---- settlement ----
 
   #reject(r: Rec, e: unknown): void {
-    if (r.done) return;
+    if (done(r)) return;
     this.#m.failures++;
+    const resolve = r.resolve;
     this.#settle(r, performance.now());
-    r.reject(e);
+    // The record keeps only its promise's resolve function (one closure less per record in
+    // flight); resolving with a rejected promise rejects it with the same reason.
+    resolve(Promise.reject(e));
   }
 
   #settle(r: Rec, now: number): void {
-    r.done = true;
+    r.resolve = SETTLED;
     this.#inFlightBytes -= r.size;
     this.#lat[this.#latN++ % LATENCY_SAMPLES] = now - r.putAt;
     if (r.gen === this.#gen) this.#genCount--;
@@ -880,7 +901,7 @@ class KinesisProducer implements Producer {
   #admitWaiters(): void {
     while (this.#waitersHead < this.#waiters.length) {
       const w = this.#waiters[this.#waitersHead] as Waiter;
-      if (!w.rec.done && this.#inFlightBytes > 0 && this.#inFlightBytes + w.rec.size > this.#o.maxInFlightBytes) break;
+      if (!done(w.rec) && this.#inFlightBytes > 0 && this.#inFlightBytes + w.rec.size > this.#o.maxInFlightBytes) break;
       this.#waitersHead++;
       w.go();
     }
@@ -944,12 +965,61 @@ class KinesisProducer implements Producer {
 }
 
 function noop(): void {}
+function SETTLED(): void {}
+
+function done(r: Rec): boolean {
+  return r.resolve === SETTLED;
+}
 
 // One executor for every put(): a closure per call would be allocated for each record.
-const captured: { resolve: (r: PutResult) => void; reject: (e: unknown) => void } = { resolve: noop, reject: noop };
-function capture(resolve: (r: PutResult) => void, reject: (e: unknown) => void): void {
-  captured.resolve = resolve;
-  captured.reject = reject;
+let captured: (r: PutResult | Promise<never>) => void = noop;
+function capture(resolve: (r: PutResult | Promise<never>) => void): void {
+  captured = resolve;
+}
+
+function completeDigests(batch: readonly KRec[]): void {
+  for (let i = 0; i < batch.length; i++) {
+    const k = batch[i] as KRec;
+    if (k.aggregated) completeDigest(k.data);
+  }
+}
+
+/** The record's effective hash key into `out` (hash-key.ts). */
+function hashInto(r: Rec): void {
+  if (r.explicitHashKey === undefined) md5Words(r.partitionKey);
+  else bigintWords(BigInt(r.explicitHashKey));
+}
+
+/** The hash key in `out`, in decimal. */
+function hashKeyString(): string {
+  return wordsBigint(out[0] as number, out[1] as number, out[2] as number, out[3] as number).toString();
+}
+
+function effectiveHashKeyOf(r: Rec): string {
+  hashInto(r);
+  return hashKeyString();
+}
+
+// put() time stamps: performance.now() costs ~0.1 µs, a tenth of a put(). One reading serves up
+// to CLOCK_REUSE puts of the same synchronous run (a microtask ends its validity), so a stamp is
+// early by at most the time those puts took, far below lingerMs or recordTtlMs granularity.
+const CLOCK_REUSE = 32;
+const RESOLVED = Promise.resolve();
+let clockValue = 0;
+let clockUses = 0;
+function clockExpire(): void {
+  clockUses = 0;
+}
+function clock(): number {
+  if (clockUses > 0) {
+    clockUses--;
+    return clockValue;
+  }
+  clockValue = performance.now();
+  clockUses = CLOCK_REUSE - 1;
+  // A V8 microtask: queueMicrotask() would also make an AsyncResource each time.
+  void RESOLVED.then(clockExpire);
+  return clockValue;
 }
 
 function invalid(message: string): ProducerError {

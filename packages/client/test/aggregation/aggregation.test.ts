@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { aggregate, aggregatedSize, Aggregator, deaggregate, effectiveHashKey, isAggregated, KPL_MAGIC, type UserRecord } from '../../src/aggregation/index.js';
+import { aggregate, aggregatedSize, Aggregator, deaggregate, effectiveHashKey, isAggregated, KPL_MAGIC, type UserRecord, writeDigest } from '../../src/aggregation/index.js';
 
 const md5 = (b: Uint8Array): Buffer => createHash('md5').update(b).digest();
+/** Some int32 hash of a key (Aggregator.add's keyHash: any well-mixed hash will do). */
+const i32 = (s: string): number => md5(Buffer.from(s)).readInt32BE(12);
 /** Hex with spaces and `#` comments. */
 const hex = (s: string): Buffer => Buffer.from(s.replace(/#[^\n]*/g, '').replace(/\s+/g, ''), 'hex');
 /** Wraps protobuf bytes in magic + MD5 as the KPL does. */
@@ -164,6 +166,43 @@ describe('Aggregator', () => {
       assert.ok(a.add({ partitionKey: `key-${i % 37}`, ...(i % 5 === 0 ? { explicitHashKey: String(i * 1e9) } : {}), data: Buffer.alloc(i) }));
       assert.equal(a.containerSize, a.serialize().length);
     }
+  });
+
+  test('successive aggregates of different sizes: records(), count and contents stay exact', () => {
+    const a = new Aggregator({ maxBytes: 1 << 20 });
+    for (const n of [1, 40, 3, 3, 100, 0, 7, 200, 2]) {
+      const recs = Array.from({ length: n }, (_, i) => ({ partitionKey: `p${i % 9}`, data: Buffer.from(`r${n}-${i}`) }));
+      for (const r of recs) assert.ok(a.add(r, undefined, i32(r.partitionKey)));
+      assert.equal(a.count, n);
+      assert.deepEqual(a.records(), recs);
+      if (n > 0) {
+        const out = deaggregate({ data: a.serialize(), partitionKey: 'a' });
+        assert.deepEqual(
+          out.map((u) => [u.partitionKey, u.data.toString()]),
+          recs.map((r) => [r.partitionKey, r.data.toString()]),
+        );
+      }
+      a.reset();
+      assert.equal(a.count, 0);
+      assert.deepEqual(a.records(), []);
+    }
+  });
+
+  test('a deferred digest leaves the trailer to writeDigest, which makes the same container', () => {
+    const a = new Aggregator();
+    for (const r of sample) a.add(r);
+    const plain = a.serialize();
+    let allocated = 0;
+    const deferred = a.serialize({
+      alloc: (size) => {
+        allocated = size;
+        return Buffer.alloc(size);
+      },
+    });
+    assert.equal(allocated, plain.length);
+    assert.deepEqual(deferred.subarray(deferred.length - 16), Buffer.alloc(16), 'no digest yet');
+    writeDigest(deferred);
+    assert.deepEqual(deferred, plain);
   });
 
   test('stops at maxBytes and maxCount; an empty aggregator takes anything', () => {

@@ -5,6 +5,7 @@ import {
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   KinesisClient,
   ListShardsCommand,
@@ -79,7 +80,7 @@ export async function readAll(client: KinesisClient, name: string): Promise<{ re
     const it = await client.send(new GetShardIteratorCommand({ StreamName: name, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
     let iterator = it.ShardIterator;
     while (iterator) {
-      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10000 }));
+      const out = await getRecords(client, iterator);
       for (const r of out.Records ?? []) {
         kinesisRecords++;
         const kinesisRecord = { data: r.Data ?? new Uint8Array(), partitionKey: r.PartitionKey ?? '' };
@@ -92,4 +93,19 @@ export async function readAll(client: KinesisClient, name: string): Promise<{ re
     }
   }
   return { records, kinesisRecords, misplaced };
+}
+
+/**
+ * GetRecords, waiting out read throttling: with throttling on, Eddy holds a shard to 2 MiB/s of
+ * reads, and a stream written at full speed can take longer to read than the SDK's three attempts.
+ */
+async function getRecords(client: KinesisClient, iterator: string): Promise<GetRecordsCommandOutput> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10000 }));
+    } catch (e) {
+      if ((e as { name?: unknown }).name !== 'ProvisionedThroughputExceededException' || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

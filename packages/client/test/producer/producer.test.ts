@@ -37,6 +37,33 @@ describe('producer against Eddy (throttling off)', () => {
     await eddy.close();
   });
 
+  test('a producer that builds its own client (endpoint, region, credentials) delivers through one shared HTTP/2 session', async () => {
+    const stream = uniqueName('own-client');
+    await createStream(client, stream, 2);
+    const producer = createProducer({
+      streamName: stream,
+      endpoint: eddy.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+      lingerMs: 5,
+    });
+    const expected = new Map<string, string>();
+    const puts: Promise<PutResult>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const data = `own-${i}`;
+      expected.set(data, `k${i % 31}`);
+      puts.push(producer.put({ partitionKey: `k${i % 31}`, data }));
+      // Several PutRecords calls, some of them concurrent.
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
+    const results = await Promise.all(puts);
+    await producer.close();
+    await producer.close();
+    assert.ok(results.every((r) => r.shardId.startsWith('shardId-') && /^\d+$/.test(r.sequenceNumber)));
+    await assertDelivered(client, stream, expected, 'exactly-once');
+    await deleteStream(client, stream);
+  });
+
   for (const aggregation of [true, false]) {
     test(`10,000 records ${aggregation ? 'with' : 'without'} aggregation are all readable exactly once`, async () => {
       const stream = uniqueName('e2e');
