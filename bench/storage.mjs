@@ -1,29 +1,25 @@
 // Micro-benchmark of the local log store (segment files; local/log-store.ts), on the compiled code
 // (run `npx tsc -b packages/server` first).
 //
-//   node bench/storage.mjs [N=1000000] [--seconds=5] [--count-syncs]
+//   node bench/storage.mjs [N=1000000] [--seconds=5]
 //
 // 1. append: 4 concurrent writers, one shard each, appends of 500 × 100-byte records, for --seconds;
-//    records/s and MiB/s of payload, and appends per round when --count-syncs re-runs this phase
-//    under `strace -c -e fdatasync` (a round fdatasyncs each touched segment file, then the commit
-//    file: the commit-file syncs, one per round, give the group-commit factor).
+//    records/s and MiB/s of payload, and appends per group commit (the store's own counters: a
+//    round writes and fdatasyncs every segment file it touched, in parallel).
 // 2. read: one shard from the start, in reads of 1,000 (cold: JIT warm-up), then 10,000 and 1,000
 //    records again; then reads at the tail (put-to-get: the newest records, from the tail cache).
 // 3. positionAtTime on that shard.
 // 4. memory: keeps appending until the store holds N records, sampling RSS (total, anon, file from
 //    /proc/self/status) as it grows; then reads a whole shard and samples again.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openLocalStorage } from '../packages/server/dist/src/storage/local/index.js';
 
 const args = process.argv.slice(2);
 const flag = (name) => args.find((a) => a.startsWith(`--${name}`));
 const N = Number(args.find((a) => !a.startsWith('--')) ?? 1_000_000);
 const SECONDS = Number(flag('seconds')?.split('=')[1] ?? 5);
-const onlyAppend = Boolean(flag('only-append'));
 const WRITERS = 4;
 const BATCH = 500;
 const RECORD_BYTES = 100;
@@ -104,9 +100,10 @@ try {
   let dt = (performance.now() - t0) / 1000;
   console.log(
     `append: ${written} records in ${dt.toFixed(2)} s = ${Math.round(written / dt)} records/s, ` +
-      `${mib((written * RECORD_BYTES) / dt)} MiB/s payload (${appends} appends of ${BATCH})`,
+      `${mib((written * RECORD_BYTES) / dt)} MiB/s payload (${appends} appends of ${BATCH}; ` +
+      `${(storage.log.stats.appends / storage.log.stats.rounds).toFixed(2)} appends per group commit)`,
   );
-  if (!onlyAppend) {
+  {
     // 2. read rate, one shard from the start
     const shard0 = { streamId: STREAM, shardIndex: 0 };
     for (const maxRecords of [1_000, 10_000, 1_000]) {
@@ -166,28 +163,3 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-// Group commit: re-run the append phase under strace, counting fdatasync calls (one per commit).
-if (flag('count-syncs') && !onlyAppend) {
-  const self = fileURLToPath(import.meta.url);
-  const log = join(tmpdir(), `eddy-bench-strace-${process.pid}`);
-  const r = spawnSync(
-    'strace',
-    ['-f', '--seccomp-bpf', '-e', 'trace=fdatasync,fsync', '-c', '-o', log, process.execPath, self, '--only-append', `--seconds=${SECONDS}`],
-    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
-  );
-  if (r.error || r.status !== 0) {
-    console.log(`count-syncs: strace failed (${r.error?.message ?? r.status})`);
-  } else {
-    const summary = readFileSync(log, 'utf8');
-    const syncs = [...summary.matchAll(/^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(?:fdatasync|fsync)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-    const appendLine = r.stdout.split('\n').find((l) => l.startsWith('append:')) ?? '';
-    const appendCount = Number(appendLine.match(/\((\d+) appends of/)?.[1] ?? NaN);
-    console.log(`count-syncs (under strace) ${appendLine}`);
-    // Each round syncs every segment file it touched, then the commit file: with one writer per
-    // shard, a round of k appends makes k + 1 fdatasyncs, so k = s / (1 - s) for s appends per sync.
-    const perSync = appendCount / syncs;
-    console.log(`count-syncs: ${syncs} fdatasync calls for ${appendCount} appends = ${perSync.toFixed(2)} appends per fdatasync` +
-      (perSync < 1 ? ` (≈ ${(perSync / (1 - perSync)).toFixed(2)} appends per round)` : ''));
-    rmSync(log, { force: true });
-  }
-}
