@@ -87,10 +87,6 @@ const CONTENT_TYPES: Readonly<Record<string, WireFormat>> = {
 
 const EXPOSED = 'x-amzn-RequestId,x-amzn-ErrorType,x-amz-id-2,Date';
 
-/**
- * The AWS JSON 1.1 / CBOR 1.1 front door. Checks run in AWS's order (checklist 1.1):
- * operation, body and its types, authentication, then the model's constraints, then the operation.
- */
 const ID2_BYTES = 54;
 let id2Pool = Buffer.alloc(0);
 let id2At = 0;
@@ -105,6 +101,10 @@ function extendedRequestId(): string {
   return id2Pool.toString('base64', id2At - ID2_BYTES, id2At);
 }
 
+/**
+ * The AWS JSON 1.1 / CBOR 1.1 front door. Checks run in AWS's order (checklist 1.1):
+ * operation, body and its types, authentication, then the model's constraints, then the operation.
+ */
 export function createDispatcher(services: readonly ServiceBinding[], opts: DispatchOptions) {
   const byPrefix = new Map(services.map((s) => [s.model.targetPrefix, s]));
 
