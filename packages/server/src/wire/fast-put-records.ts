@@ -140,6 +140,9 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
         const t = B64;
         const from = o;
         for (;;) {
+          // Reads stay inside the body: a valid one has at least "}]} after the closing quote, and
+          // an index past the end would read as 0 in the arithmetic below and never stop.
+          if (i + 3 >= len) return undefined;
           const a = t[b[i]!]!;
           const c1 = t[b[i + 1]!]!;
           const c2 = t[b[i + 2]!]!;

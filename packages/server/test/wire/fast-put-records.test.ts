@@ -76,6 +76,16 @@ describe('PutRecords fast path', () => {
     for (const c of cases) assert.equal(fastPutRecordsJson(Buffer.from(c)), undefined, c);
   });
 
+  it('stops, and leaves to the generic path, every body cut short or followed by garbage', () => {
+    const body = '{"Records":[{"Data":"QUJDRA==","PartitionKey":"k"},{"Data":"QUJD","ExplicitHashKey":"7","PartitionKey":"j"}],"StreamName":"s"}';
+    assert.ok(fastPutRecordsJson(Buffer.from(body)) !== undefined);
+    for (let n = 0; n < body.length; n++) {
+      assert.equal(fastPutRecordsJson(Buffer.from(body.slice(0, n))), undefined, `cut at ${n}`);
+      assert.equal(fastPutRecordsJson(Buffer.from(body.slice(0, n) + '\u0000' + body.slice(n + 1))), undefined, `NUL at ${n}`);
+    }
+    assert.equal(fastPutRecordsJson(Buffer.from(body + 'x')), undefined);
+  });
+
   it('never disagrees with the generic path on generated bodies', () => {
     const ws = fc.constantFrom('', ' ', '\n', ' \t ');
     const str = fc.oneof(

@@ -40,6 +40,12 @@ describe('the front door: AWS errors for bad input, and the process stays up', (
     }
     const bad64 = await rawPost(t.eddy.endpoint, `${T}.PutRecord`, JSON.stringify({ StreamName: stream, PartitionKey: 'a', Data: 'abc' }));
     assert.equal(bad64.json?.__type, 'SerializationException');
+    // PutRecords bodies cut short anywhere, the one-pass decoder's ground included.
+    const whole = JSON.stringify({ Records: [{ Data: 'QUJDRA==', PartitionKey: 'k' }, { Data: 'QUJD', PartitionKey: 'j' }], StreamName: stream });
+    for (let n = 1; n < whole.length; n += 3) {
+      const r = await rawPost(t.eddy.endpoint, `${T}.PutRecords`, whole.slice(0, n));
+      assert.equal(r.json?.__type, 'SerializationException', `cut at ${n}: ${r.text}`);
+    }
     await alive();
   });
 
