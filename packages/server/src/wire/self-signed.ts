@@ -12,6 +12,8 @@ export function selfSignedCertificate(host: string, nowMs = Date.now()): { key: 
   const names = new Set([host, 'localhost', '127.0.0.1', '::1']);
   const sans = [...names].map((n) => (isIp(n) ? ctx(7, ipBytes(n)) : ctx(2, Buffer.from(n, 'ascii'))));
   const ecdsaSha256 = seq(oid('1.2.840.10045.4.3.2'));
+  // 16 random bytes, positive; DER wants them minimal (OpenSSL refuses a serial with a leading
+  // zero byte it does not need: 1 certificate in 256 failed to load before derInteger).
   const serial = randomBytes(16);
   serial[0]! &= 0x7f;
   const tbs = seq(
@@ -44,7 +46,14 @@ function tlv(tag: number, body: Buffer): Buffer {
 }
 const seq = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
 const set = (...items: Buffer[]) => tlv(0x31, Buffer.concat(items));
-const int = (b: Buffer) => tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+/** An unsigned big-endian integer in DER: minimal (no leading zero bytes but one before a high bit). */
+export function derInteger(b: Buffer): Buffer {
+  let start = 0;
+  while (start < b.length - 1 && b[start] === 0) start++;
+  const v = b.subarray(start);
+  return tlv(0x02, v[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v);
+}
+const int = derInteger;
 const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
 const octets = (b: Buffer) => tlv(0x04, b);
 const bits = (b: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));

@@ -21,7 +21,7 @@ import {
   PutRecordCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttp2Handler, NodeHttpHandler } from '@smithy/node-http-handler';
-import { selfSignedCertificate } from '../../src/wire/self-signed.js';
+import { derInteger, selfSignedCertificate } from '../../src/wire/self-signed.js';
 import { credentials, startTestServer, type TestServer, uniqueName } from '../helpers/server.js';
 
 /** TLS options for a client: trust nothing special and check nothing, or trust exactly `ca`. */
@@ -191,6 +191,20 @@ describe('selfSignedCertificate', () => {
       assert.equal(x.ca, false);
       assert.deepEqual(x.keyUsage, ['1.3.6.1.5.5.7.3.1'], 'extended key usage: server auth');
       // The pair goes together: a secure context takes them.
+      tls.createSecureContext({ cert, key });
+    }
+  });
+
+  it('writes integers in minimal DER, so that every random serial loads', () => {
+    const hex = (b: Buffer) => b.toString('hex');
+    assert.equal(hex(derInteger(Buffer.from([0x00, 0x12]))), '020112');
+    assert.equal(hex(derInteger(Buffer.from([0x00, 0x00, 0x92]))), '02020092');
+    assert.equal(hex(derInteger(Buffer.from([0x92, 0x01]))), '0203009201');
+    assert.equal(hex(derInteger(Buffer.from([0x00]))), '020100');
+    assert.equal(hex(derInteger(Buffer.from([0x7f, 0xff]))), '02027fff');
+    // One certificate in 256 had a serial OpenSSL refused ("illegal padding") before.
+    for (let i = 0; i < 300; i++) {
+      const { cert, key } = selfSignedCertificate('localhost');
       tls.createSecureContext({ cert, key });
     }
   });
