@@ -262,6 +262,9 @@ export class Flow {
           t.present = false;
           t.seenAt = now;
           this.#d.log('DEBUG', `${this.id}: ${t.path} is gone (rotated out of the pattern or deleted); reading what is left`);
+          // Renamed before it was ever opened: find it by its inode, so that what is left (and
+          // what the application still appends to it) is read through a descriptor.
+          t.fh ??= await this.#openByInode(t);
         }
         continue;
       }
@@ -490,16 +493,29 @@ export class Flow {
   async #handle(t: Tracked): Promise<FileHandle | undefined> {
     if (t.fh !== undefined) return t.fh;
     if (!t.present) return undefined;
+    t.fh = (await openIfSame(t.path, t.key)) ?? (await this.#openByInode(t));
+    return t.fh;
+  }
+
+  /** The tracked file opened wherever it is now in the pattern's directory (renamed since listed), if anywhere. */
+  async #openByInode(t: Tracked): Promise<FileHandle | undefined> {
+    const dir = this.config.filePattern.directory;
+    let names: string[];
     try {
-      const fh = await open(t.path, 'r');
-      const s = await fh.stat({ bigint: true });
-      if (`${s.dev}:${s.ino}` === t.key) {
-        t.fh = fh;
-        return fh;
-      }
-      await fh.close();
+      names = await readdir(dir);
     } catch {
-      /* renamed or deleted since listed */
+      return undefined;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      try {
+        const s = await stat(path, { bigint: true });
+        if (`${s.dev}:${s.ino}` !== t.key) continue;
+      } catch {
+        continue;
+      }
+      const fh = await openIfSame(path, t.key);
+      if (fh !== undefined) return fh;
     }
     return undefined;
   }
@@ -620,6 +636,23 @@ function ackedWithin(c: FileCheckpoint, size: number): number[] {
   const out: number[] = [];
   for (let i = 0; i + 1 < a.length; i += 2) if ((a[i + 1] as number) <= size) out.push(a[i] as number, a[i + 1] as number);
   return out;
+}
+
+/** `path` opened for reading if it is still the file `key` (dev:ino) names. */
+async function openIfSame(path: string, key: string): Promise<FileHandle | undefined> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const s = await fh.stat({ bigint: true });
+      if (`${s.dev}:${s.ino}` === key) return fh;
+    } catch {
+      /* closed below */
+    }
+    await fh.close();
+  } catch {
+    /* renamed or deleted since listed */
+  }
+  return undefined;
 }
 
 /** Whether an inode seen again holds what was read from it: same first bytes, and the same bytes before the read offset. */

@@ -46,14 +46,21 @@ const text = (ls: readonly string[]): string => ls.map((l) => `${l}\n`).join('')
 
 async function expectExactlyOnce(stream: string, want: readonly string[], timeoutMs = 20_000): Promise<void> {
   let got: string[] = [];
-  await waitFor(
-    async () => {
-      got = await readStream(kinesis, stream);
-      return got.length >= want.length;
-    },
-    timeoutMs,
-    `${want.length} records in ${stream}`,
-  );
+  try {
+    await waitFor(
+      async () => {
+        got = await readStream(kinesis, stream);
+        return got.length >= want.length;
+      },
+      timeoutMs,
+      `${want.length} records in ${stream}`,
+    );
+  } catch (e) {
+    // Say what is missing, so that a failure seen once can be read.
+    const have = new Set(got);
+    const missing = want.filter((w) => !have.has(w));
+    throw new Error(`${(e as Error).message}: ${got.length} there, ${missing.length} missing (first: ${JSON.stringify(missing.slice(0, 5))})`, { cause: e });
+  }
   // Give a straggler (a duplicate) a moment to show itself before comparing.
   await new Promise((r) => setTimeout(r, 200));
   got = await readStream(kinesis, stream);
@@ -203,6 +210,39 @@ describe('agent end to end (in process)', () => {
         await fh.close();
         await expectExactlyOnce(wide, all.map((l) => `${l}\n`));
         await expectExactlyOnce(narrow, all.map((l) => `${l}\n`));
+      } finally {
+        await agent.close();
+      }
+    });
+  });
+
+  test('a file renamed out of the pattern is still read while it grows (late writes after the agent saw it go)', async () => {
+    await withTempDir(async (dir) => {
+      const stream = uniqueName('rot-late');
+      await createStream(kinesis, stream, 1);
+      const path = join(dir, 'app.log');
+      await writeFile(path, '');
+      const agent = await start(dir, [{ filePattern: 'app.log', kinesisStream: stream, initialPosition: 'START_OF_FILE' }]);
+      const all: string[] = [];
+      try {
+        const fh = await open(path, 'a');
+        const before = lines('before', 0, 50);
+        all.push(...before);
+        await fh.write(text(before));
+        await waitFor(() => agent.progress().total.recordsSent === 50, 20_000, '50 sent');
+        await rename(path, `${path}.1`);
+        await writeFile(path, '');
+        // Several polls (every 20 ms here) see app.log.1 gone from the pattern before the
+        // application, still holding it open, writes again.
+        await new Promise((r) => setTimeout(r, 300));
+        const late = lines('late', 0, 30);
+        all.push(...late);
+        await fh.write(text(late));
+        await fh.close();
+        const after = lines('after', 0, 20);
+        all.push(...after);
+        await appendFile(path, text(after));
+        await expectExactlyOnce(stream, all.map((l) => `${l}\n`));
       } finally {
         await agent.close();
       }
