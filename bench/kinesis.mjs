@@ -35,6 +35,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
+import { plainKinesis } from './plain-http.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -96,24 +97,12 @@ function sdkCalls(endpoint) {
   };
 }
 
-/** The same calls as plain JSON over keep-alive HTTP/1.1 (unsigned: Eddy's default --auth none). */
+/** The same calls as plain JSON over keep-alive HTTP/1.1 (bench/plain-http.mjs). */
 function plainCalls(endpoint) {
   const url = new URL(endpoint);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-  const call = (target, body) =>
-    new Promise((resolve, reject) => {
-      const b = Buffer.from(JSON.stringify(body));
-      const req = http.request(
-        { host: url.hostname, port: url.port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${target}`, 'content-length': b.length } },
-        (res) => {
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString())) : reject(new Error(Buffer.concat(chunks).toString()))));
-        },
-      );
-      req.on('error', reject);
-      req.end(b);
-    });
+  const kinesis = plainKinesis(url.hostname, url.port, agent);
+  const call = (target, body) => kinesis(target, Buffer.from(JSON.stringify(body)));
   return {
     iterator: async (name) => (await call('GetShardIterator', { StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' })).ShardIterator,
     put: (name, id) => call('PutRecords', { StreamName: name, Records: [{ Data: Buffer.from(id).toString('base64'), PartitionKey: 'k' }] }),

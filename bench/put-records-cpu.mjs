@@ -12,6 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { plainKinesis, putRecordsBodies } from './plain-http.mjs';
 
 const root = process.argv[2] ?? '.';
 const { startEddy } = await import(pathToFileURL(resolve(root, 'packages/server/dist/src/server.js')).href);
@@ -19,27 +20,11 @@ const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-cpu-'));
 const eddy = await startEddy({ port: 0, host: '127.0.0.1', dataDir: dir, throttle: false, stateDelayMs: 0, log: () => undefined });
 const port = Number(new URL(eddy.endpoint).port);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-function call(target, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${target}`, 'content-length': body.length } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(Buffer.concat(chunks).toString()))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const call = plainKinesis('127.0.0.1', port, agent);
 
 await call('CreateStream', Buffer.from(JSON.stringify({ StreamName: 'cpu', ShardCount: 4 })));
 await new Promise((r) => setTimeout(r, 300));
-const data = Buffer.alloc(100, 97).toString('base64');
-const bodies = Array.from({ length: 8 }, (_, b) =>
-  Buffer.from(JSON.stringify({ StreamName: 'cpu', Records: Array.from({ length: 500 }, (_, i) => ({ Data: data, PartitionKey: `p${b}-${i}` })) })),
-);
+const bodies = putRecordsBodies('cpu');
 async function run(requests) {
   let k = 0;
   await Promise.all(Array.from({ length: 4 }, async () => {

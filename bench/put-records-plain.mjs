@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { plainKinesis, putRecordsBodies } from './plain-http.mjs';
 
 const { values: o } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '4' } } });
 const seconds = Number(o.seconds);
@@ -30,20 +31,7 @@ const port = await new Promise((resolve, reject) => {
 });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-function call(target, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `Kinesis_20131202.${target}`, 'content-length': body.length } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(Buffer.concat(chunks).toString()))));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const call = plainKinesis('127.0.0.1', port, agent);
 
 /** utime + stime of the server process, in seconds. */
 function serverCpu() {
@@ -53,10 +41,7 @@ function serverCpu() {
 
 await call('CreateStream', Buffer.from(JSON.stringify({ StreamName: 'plain', ShardCount: 4 })));
 await new Promise((r) => setTimeout(r, 300));
-const data = Buffer.alloc(100, 97).toString('base64');
-const bodies = Array.from({ length: 8 }, (_, b) =>
-  Buffer.from(JSON.stringify({ StreamName: 'plain', Records: Array.from({ length: 500 }, (_, i) => ({ Data: data, PartitionKey: `p${b}-${i}` })) })),
-);
+const bodies = putRecordsBodies('plain');
 async function run(ms) {
   const end = Date.now() + ms;
   let records = 0;
