@@ -132,7 +132,8 @@ function pct(sorted, p) {
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-'));
   const started = Date.now();
-  const child = spawn(process.execPath, [join(here, '../../packages/server/dist/src/cli/main.js'), 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // With Node's flags as `npm start` gives them.
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', join(here, '../../packages/server/dist/src/cli/main.js'), 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   if (serverNice !== 0) os.setPriority(child.pid, serverNice);
   const endpoint = await new Promise((resolve, reject) => {
     let out = '';

@@ -19,7 +19,8 @@ const seconds = Number(o.seconds);
 const connections = Number(o.connections);
 const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-plain-'));
 const main = fileURLToPath(new URL('../packages/server/dist/src/cli/main.js', import.meta.url));
-const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// With Node's flags as `npm start` gives them.
+const child = spawn(process.execPath, ['--max-semi-space-size=4', main, 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise((resolve, reject) => {
   let out = '';
   child.stdout.on('data', (d) => {
