@@ -15,7 +15,7 @@
 //   node bench/firehose.mjs [--seconds 10] [--producers 4] [--batch 500] [--size 100]
 //                           [--formats none,gzip,parquet] [--buffer-mib 5] [--workers]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { cpuSeconds } from './proc.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -68,11 +69,6 @@ if (!isMainThread) {
   produce(workerData).then((r) => parentPort.postMessage(r));
 } else {
   await main();
-}
-
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 async function startServer(dir, catalog) {

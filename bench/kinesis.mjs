@@ -18,7 +18,7 @@
 // output anyway, walking all 500 records of each PutRecords call both ways: about a third of the
 // client's CPU here. Any application can pass such a logger; the figures are reported both ways.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +36,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
 import { plainKinesis } from './plain-http.mjs';
+import { cpuSeconds, rssMiB } from './proc.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -112,17 +113,6 @@ function plainCalls(endpoint) {
     },
     close: () => agent.destroy(),
   };
-}
-
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (100 Hz)
-}
-
-function rssMiB(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 function pct(sorted, p) {

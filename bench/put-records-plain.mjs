@@ -6,13 +6,14 @@
 //
 //   node bench/put-records-plain.mjs [--seconds 5] [--connections 4]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { plainKinesis, putRecordsBodies } from './plain-http.mjs';
+import { cpuSeconds } from './proc.mjs';
 
 const { values: o } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '4' } } });
 const seconds = Number(o.seconds);
@@ -34,12 +35,6 @@ const port = await new Promise((resolve, reject) => {
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
 const call = plainKinesis('127.0.0.1', port, agent);
 
-/** utime + stime of the server process, in seconds. */
-function serverCpu() {
-  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 await call('CreateStream', Buffer.from(JSON.stringify({ StreamName: 'plain', ShardCount: 4 })));
 await new Promise((r) => setTimeout(r, 300));
 const bodies = putRecordsBodies('plain');
@@ -58,11 +53,11 @@ async function run(ms) {
 }
 
 await run(1000); // warm-up
-const cpu0 = serverCpu();
+const cpu0 = cpuSeconds(child.pid);
 const t0 = Date.now();
 const records = await run(seconds * 1000);
 const elapsed = (Date.now() - t0) / 1000;
-const cpu = serverCpu() - cpu0;
+const cpu = cpuSeconds(child.pid) - cpu0;
 console.log(JSON.stringify({ recordsPerSec: Math.round(records / elapsed), serverCpuMicrosPerRecord: +((cpu / records) * 1e6).toFixed(2), serverCpuPercent: Math.round((cpu / elapsed) * 100) }));
 agent.destroy();
 child.kill('SIGTERM');
