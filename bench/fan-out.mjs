@@ -22,7 +22,7 @@
 //   npx tsc -b packages/server
 //   node bench/fan-out.mjs [--seconds 10] [--rate 1000] [--shards 4] [--consumers 4] [--size 100]
 //                          [--warmup 1] [--memory] [--same-thread] [--endpoint URL] [--producer raw|sdk]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ else await producerThread(workerData);
 async function serverThread(options) {
   const { startEddy } = await import(serverModule);
   const eddy = await startEddy({ ...options, log: () => undefined });
-  parentPort.postMessage({ endpoint: eddy.endpoint });
+  parentPort.postMessage({ endpoint: eddy.endpoint, tid: threadId() });
   parentPort.once('message', async () => {
     await eddy.close();
     parentPort.postMessage('closed');
@@ -137,6 +137,30 @@ async function producerThread({ endpoint, StreamName, hashKeys, rate, total, siz
   parentPort.postMessage({ sent, failed, firstError, ackLat, ackAt, seconds: (performance.now() - t0) / 1000 });
 }
 
+/** This thread's Linux thread id (undefined elsewhere). */
+function threadId() {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of each of this process's threads (Linux), by thread id. */
+function threadCpu() {
+  const out = new Map();
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(t), (Number(f[11]) + Number(f[12])) / 100);
+    }
+  } catch {
+    // Not Linux: no per-thread figures.
+  }
+  return out;
+}
+
 // --------------------------------------------------------------------------------------- main
 /** Utilisation between two eventLoopUtilization() readings. */
 function eluSince(later, before) {
@@ -172,8 +196,9 @@ async function main() {
   let endpoint = o.endpoint;
   let stop = async () => {};
   let where = `Eddy at ${endpoint}`;
-  /** The server thread's event-loop utilisation, when it runs in a worker. */
+  /** The server thread's event-loop utilisation and thread id, when it runs in a worker. */
   let serverElu;
+  let serverTid;
   if (!endpoint) {
     const dataDir = o.memory ? undefined : mkdtempSync(join(tmpdir(), 'eddy-bench-fan-out-'));
     const options = { port: 0, host: '127.0.0.1', memory: o.memory, ...(dataDir ? { dataDir } : {}), stateDelayMs: 0, throttle: false };
@@ -186,7 +211,10 @@ async function main() {
     } else {
       const worker = new Worker(here, { workerData: { role: 'server', options } });
       endpoint = await new Promise((resolve, reject) => {
-        worker.once('message', (m) => resolve(m.endpoint));
+        worker.once('message', (m) => {
+          serverTid = m.tid;
+          resolve(m.endpoint);
+        });
         worker.once('error', reject);
       });
       serverElu = () => worker.performance.eventLoopUtilization();
@@ -263,13 +291,14 @@ async function main() {
   const producer = new Worker(here, { workerData: { role: 'producer', endpoint, StreamName, hashKeys, rate, total, size, mode: o.producer, firstId } });
   let elu0;
   const eluTimer = setTimeout(() => {
-    elu0 = { client: performance.eventLoopUtilization(), producer: producer.performance.eventLoopUtilization(), server: serverElu?.() };
+    elu0 = { client: performance.eventLoopUtilization(), producer: producer.performance.eventLoopUtilization(), server: serverElu?.(), cpu: threadCpu() };
   }, warmup * 1000);
   const produced = await new Promise((resolve, reject) => {
     producer.once('message', resolve);
     producer.once('error', reject);
   });
   clearTimeout(eluTimer);
+  const cpu1 = threadCpu();
   const elu = elu0 && {
     client: performance.eventLoopUtilization(elu0.client).utilization,
     server: serverElu ? eluSince(serverElu(), elu0.server) : undefined,
@@ -317,6 +346,25 @@ async function main() {
       `event loops busy while measuring: consumers' thread ${(elu.client * 100).toFixed(0)}%` +
         (elu.server !== undefined ? `, Eddy's thread ${(elu.server * 100).toFixed(0)}%` : ''),
     );
+    if (cpu1.size > 0) {
+      // CPU time, unlike busy time, does not count the moments a thread waited for a vCPU.
+      const measured = produced.sent - firstId;
+      let consumersCpu = 0;
+      let eddyCpu = 0;
+      let rest = 0;
+      for (const [tid, secs] of cpu1) {
+        const d = secs - (elu0.cpu.get(tid) ?? 0);
+        if (tid === process.pid) consumersCpu += d;
+        else if (tid === serverTid) eddyCpu += d;
+        else rest += d;
+      }
+      const per = (secs) => `${((secs * 1e6) / measured).toFixed(0)} µs`;
+      console.log(
+        `CPU per record while measuring: consumers' thread ${per(consumersCpu)}` +
+          (serverTid !== undefined ? `, Eddy's thread ${per(eddyCpu)}` : '') +
+          `, other threads (producer, GC helpers, libuv) ${per(rest)}; ${(((consumersCpu + eddyCpu + rest) / seconds) * 100).toFixed(0)}% of one vCPU in all`,
+      );
+    }
   }
 
   if (o.endpoint) await k.send(new DeleteStreamCommand({ StreamName, EnforceConsumerDeletion: true })).catch(() => undefined);

@@ -9,6 +9,10 @@
 //                          [--endpoint URL --pid PID] [--rss-records 10000000] [--workers]
 //                          [--quiet-sdk-logger] [--server-nice=-10]
 //
+// Write throughput is measured from the moment every producer is ready (SDK loaded, client made,
+// 20 PutRecords calls made to warm up) to the deadline; --workers puts each producer in a worker
+// thread of its own, as four processes sending at once would be.
+//
 // --server-nice gives the spawned `eddy serve` that scheduling priority (negative needs root): on
 // two vCPUs the server otherwise competes on equal terms with four producer threads, where a
 // server of its own would have its CPU to itself.
@@ -56,26 +60,42 @@ function client(endpoint, transport) {
   });
 }
 
-/** One producer: PutRecords of `batch` records of `size` bytes in a loop until the deadline. */
-async function produce({ endpoint, transport, streamName, batch, size, deadline, id }) {
+/**
+ * One producer: PutRecords of `batch` records of `size` bytes. It warms up first (the SDK's first
+ * calls build its middleware and JIT its code), then resolves to `go(deadline)`, which sends in a
+ * loop until the deadline: the measured window holds only steady sending, not the second or so
+ * that four worker threads spend loading the SDK side by side.
+ */
+async function producer({ endpoint, transport, streamName, batch, size, id }) {
   const k = client(endpoint, transport);
   const data = Buffer.alloc(size, 97 + (id % 26));
-  let records = 0;
-  let failed = 0;
   let n = 0;
-  while (Date.now() < deadline) {
+  const send = () => {
     const Records = [];
     for (let i = 0; i < batch; i++) Records.push({ Data: data, PartitionKey: `p${id}-${n++}` });
-    const r = await k.send(new PutRecordsCommand({ StreamName: streamName, Records }));
-    records += batch - (r.FailedRecordCount ?? 0);
-    failed += r.FailedRecordCount ?? 0;
-  }
-  k.destroy();
-  return { records, failed };
+    return k.send(new PutRecordsCommand({ StreamName: streamName, Records }));
+  };
+  for (let i = 0; i < WARMUP_CALLS; i++) await send();
+  return async (deadline) => {
+    let records = 0;
+    let failed = 0;
+    while (Date.now() < deadline) {
+      const r = await send();
+      records += batch - (r.FailedRecordCount ?? 0);
+      failed += r.FailedRecordCount ?? 0;
+    }
+    k.destroy();
+    return { records, failed };
+  };
 }
 
+/** PutRecords calls each producer makes before the measured window. */
+const WARMUP_CALLS = 20;
+
 if (!isMainThread) {
-  produce(workerData).then((r) => parentPort.postMessage(r));
+  const go = await producer(workerData);
+  parentPort.postMessage('ready');
+  parentPort.once('message', async (deadline) => parentPort.postMessage(await go(deadline)));
 } else {
   await main();
 }
@@ -183,18 +203,30 @@ async function main() {
 
   for (const transport of ['http1', 'http2']) {
     if (o.only && o.only !== transport && o.only !== 'write') continue;
+    const args = (id) => ({ endpoint, transport, streamName, batch, size, id });
+    // Every producer ready (SDK loaded, warmed up) before the clock starts.
+    const starts = await Promise.all(
+      Array.from({ length: producers }, (_, id) => {
+        if (!o.workers) return producer(args(id));
+        const w = new Worker(here, { workerData: args(id) });
+        return new Promise((resolve, reject) => {
+          w.once('error', reject);
+          w.once('message', () =>
+            resolve(
+              (deadline) =>
+                new Promise((done) => {
+                  w.once('message', done);
+                  w.postMessage(deadline);
+                }),
+            ),
+          );
+        });
+      }),
+    );
     const cpu0 = pid ? cpuSeconds(pid) : 0;
     const t0 = Date.now();
     const deadline = t0 + seconds * 1000;
-    const jobs = Array.from({ length: producers }, (_, id) => {
-      const args = { endpoint, transport, streamName, batch, size, deadline, id };
-      if (!o.workers) return produce(args);
-      return new Promise((resolve, reject) => {
-        const w = new Worker(here, { workerData: args });
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
-    });
+    const jobs = starts.map((go) => go(deadline));
     const rs = await Promise.all(jobs);
     const elapsed = (Date.now() - t0) / 1000;
     const records = rs.reduce((a, r) => a + r.records, 0);

@@ -4,13 +4,18 @@
 // answers with a canned 500-entry result, so the client's CPU is the SDK's (serializing, signing,
 // parsing the answer, its middleware). --quiet-logger gives the client a logger without `info`:
 // with the default no-op logger, which has one, the SDK still runs its sensitive-data log filter
-// over every input and output.
+// over every input and output. --workers N runs N such clients in worker threads at once (as
+// bench/kinesis.mjs's producers do) against the same canned server and reports their total rate:
+// the most records per second that many SDK clients can send on this machine when the server
+// costs next to nothing.
 //
-//   node bench/sdk-cost.mjs [--quiet-logger] [--seconds 5]
+//   node bench/sdk-cost.mjs [--quiet-logger] [--seconds 5] [--workers N]
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -25,11 +30,44 @@ if (process.argv[2] === 'canned-server') {
     });
   });
   server.listen(0, '127.0.0.1', () => process.send(server.address().port));
-} else {
-  const { values: o } = parseArgs({ options: { 'quiet-logger': { type: 'boolean', default: false }, seconds: { type: 'string', default: '5' } } });
+} else if (isMainThread) {
+  const { values: o } = parseArgs({
+    options: { 'quiet-logger': { type: 'boolean', default: false }, seconds: { type: 'string', default: '5' }, workers: { type: 'string', default: '0' } },
+  });
   const child = fork(fileURLToPath(import.meta.url), ['canned-server']);
   const port = await new Promise((r) => child.once('message', r));
-  const k = new KinesisClient({
+  const workers = Number(o.workers);
+  if (workers > 0) {
+    const results = await Promise.all(
+      Array.from({ length: workers }, () => {
+        const w = new Worker(fileURLToPath(import.meta.url), { workerData: { port, o } });
+        return new Promise((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        });
+      }),
+    );
+    const total = results.reduce((a, r) => a + r.recordsPerSec, 0);
+    console.log(
+      JSON.stringify({
+        logger: o['quiet-logger'] ? 'quiet' : 'default',
+        workers,
+        recordsPerSec: total,
+        clientCpuMicrosPerRecord: +(results.reduce((a, r) => a + r.cpuMicros, 0) / results.reduce((a, r) => a + r.records, 0)).toFixed(2),
+      }),
+    );
+    child.kill();
+  } else {
+    const r = await measure(port, o);
+    console.log(JSON.stringify({ logger: o['quiet-logger'] ? 'quiet' : 'default', recordsPerSec: r.recordsPerSec, clientCpuMicrosPerRecord: +(r.cpuMicros / r.records).toFixed(2) }));
+    child.kill();
+  }
+} else {
+  parentPort.postMessage(await measure(workerData.port, workerData.o));
+}
+
+/** One SDK client sending PutRecords for o.seconds; process CPU is per-thread only in a worker's view of its own share. */
+async function measure(port, o) {  const k = new KinesisClient({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
@@ -51,12 +89,22 @@ if (process.argv[2] === 'canned-server') {
     return records;
   };
   await run(1000); // warm-up
-  const c0 = process.cpuUsage();
+  const c0 = threadCpuMicros();
   const t0 = Date.now();
   const records = await run(Number(o.seconds) * 1000);
-  const c = process.cpuUsage(c0);
+  const cpuMicros = threadCpuMicros() - c0;
   const elapsed = (Date.now() - t0) / 1000;
-  console.log(JSON.stringify({ logger: o['quiet-logger'] ? 'quiet' : 'default', recordsPerSec: Math.round(records / elapsed), clientCpuMicrosPerRecord: +((c.user + c.system) / records).toFixed(2) }));
   k.destroy();
-  child.kill();
+  return { records, recordsPerSec: Math.round(records / elapsed), cpuMicros };
+}
+
+/** CPU time of the calling thread in µs (Linux; the whole process's elsewhere). */
+function threadCpuMicros() {
+  try {
+    const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) / 100) * 1e6;
+  } catch {
+    const c = process.cpuUsage();
+    return c.user + c.system;
+  }
 }
