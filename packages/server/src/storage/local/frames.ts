@@ -92,15 +92,38 @@ export function checkShard(s: ShardRef): void {
 
 export const shardKey = (s: ShardRef): string => `${s.streamId}/${s.shardIndex}`;
 
-/** A record as decoded from a frame, or as kept in the tail cache. */
+/**
+ * A record as decoded from a frame, or as kept in the tail cache. Its data is a view of the
+ * buffer the frame is in, made when asked for: every appended record becomes one of these, and
+ * most are never read from the cache, so the view (a typed array of ~100 bytes of heap) would be
+ * garbage the young generation copies for nothing.
+ */
 export class LogRecord implements StoredRecord {
+  readonly #buf: Buffer;
+  readonly #dataStart: number;
+  readonly #dataLength: number;
+
   constructor(
     readonly position: bigint,
     readonly arrivalMs: number,
     readonly keyId: number,
     readonly partitionKey: string,
-    readonly data: Buffer,
-  ) {}
+    buf: Buffer,
+    dataStart: number,
+    dataLength: number,
+  ) {
+    this.#buf = buf;
+    this.#dataStart = dataStart;
+    this.#dataLength = dataLength;
+  }
+
+  get data(): Buffer {
+    return this.#buf.subarray(this.#dataStart, this.#dataStart + this.#dataLength);
+  }
+
+  get dataLength(): number {
+    return this.#dataLength;
+  }
 }
 
 /** The frames of one append for one shard: one buffer, and where each record starts in it. */
@@ -110,7 +133,7 @@ export interface ShardChunk {
   readonly bytes: Buffer;
   /** Frame start of each record within `bytes`. */
   readonly offsets: number[];
-  /** The records, their data a view of `bytes` (our own copy, never the caller's buffer). */
+  /** The records, their data in `bytes` (our own copy, never the caller's buffer). */
   readonly records: LogRecord[];
   readonly first: bigint;
   readonly last: bigint;
@@ -184,7 +207,7 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
       at += record.data.byteLength;
       dv.setUint32(start + 4, crcOf(bytes, body, at), true);
       offsets[j] = start;
-      records[j] = new LogRecord(record.position, arrival, record.keyId, record.partitionKey, bytes.subarray(dataStart, at));
+      records[j] = new LogRecord(record.position, arrival, record.keyId, record.partitionKey, bytes, dataStart, at - dataStart);
     }
     out.push({ shard: g.shard, key, bytes, offsets, records, first: records[0]!.position, last: g.last });
   }
@@ -273,6 +296,8 @@ export function decodeRecord(buf: Buffer, body: number, bodyLen: number): LogRec
     buf.readUIntLE(body + 9, 6),
     buf.readUInt32LE(body + 15),
     buf.toString('utf8', body + RECORD_FIXED_BYTES, pkEnd),
-    buf.subarray(pkEnd, body + bodyLen),
+    buf,
+    pkEnd,
+    body + bodyLen - pkEnd,
   );
 }

@@ -743,7 +743,7 @@ export class SegmentLogStore implements LogStore {
       for (let i = c; i < cache.length; i++) {
         const r = cache[i]!;
         out.push(r);
-        bytes += r.data.byteLength + Buffer.byteLength(r.partitionKey, 'utf8');
+        bytes += r.dataLength + Buffer.byteLength(r.partitionKey, 'utf8');
         if (out.length >= max || bytes >= maxBytes) break;
       }
       return out;

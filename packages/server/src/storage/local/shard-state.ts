@@ -195,4 +195,4 @@ export class ShardState {
 }
 
 /** What a cached record is counted as (the partition key by UTF-16 length: an estimate is enough). */
-const cachedBytes = (r: LogRecord): number => r.data.byteLength + r.partitionKey.length + CACHE_RECORD_OVERHEAD;
+const cachedBytes = (r: LogRecord): number => r.dataLength + r.partitionKey.length + CACHE_RECORD_OVERHEAD;
