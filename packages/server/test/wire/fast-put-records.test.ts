@@ -121,6 +121,62 @@ describe('PutRecords fast path', () => {
     assert.ok(fast > 300, `the fast path took ${fast} of 2000 bodies`);
   });
 
+  it('decodes long Data values (Node\'s decoder, checked by encoding back) exactly as the generic path, and leaves anything not canonical to it', () => {
+    // Long enough for the native branch (512 base64 characters and more), then spoiled in each of
+    // the ways Node's lenient decoder would let through.
+    const spoil = fc.constantFrom('none', 'pad-bits', 'no-pad', 'space', 'newline', 'url', 'escaped-slash', 'bad-char', 'inner-pad', 'quote');
+    const value = fc.tuple(fc.uint8Array({ minLength: 384, maxLength: 3000 }), spoil, fc.nat()).map(([bytes, how, at]) => {
+      let t = b64(bytes);
+      const k = at % t.length;
+      switch (how) {
+        case 'pad-bits':
+          if (t.endsWith('==')) t = t.slice(0, -3) + (t[t.length - 3] === 'A' ? 'B' : 'A') + '==';
+          else if (t.endsWith('=')) t = t.slice(0, -2) + (t[t.length - 2] === 'A' ? 'B' : 'A') + '=';
+          break;
+        case 'no-pad':
+          t = t.replace(/=+$/, '');
+          break;
+        case 'space':
+          t = `${t.slice(0, k)} ${t.slice(k)}`;
+          break;
+        case 'newline':
+          t = `${t.slice(0, k)}\\n${t.slice(k)}`;
+          break;
+        case 'url':
+          t = t.replace(/\+/g, '-').replace(/\//g, '_');
+          break;
+        case 'escaped-slash':
+          t = t.replace(/\//g, '\\/');
+          break;
+        case 'bad-char':
+          t = `${t.slice(0, k)}*${t.slice(k + 1)}`;
+          break;
+        case 'inner-pad':
+          t = `${t.slice(0, k - (k % 4))}QQ==${t.slice(k - (k % 4))}`;
+          break;
+        case 'quote':
+          t = `${t.slice(0, k)}\\"${t.slice(k)}`;
+          break;
+      }
+      return t;
+    });
+    let fast = 0;
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 3 }), (values) => {
+        const body = `{"StreamName":"s","Records":[${values.map((v, i) => `{"Data":"${v}","PartitionKey":"k${i}"}`).join(',')}]}`;
+        if (agree(Buffer.from(body)) === 'fast') fast++;
+      }),
+      { numRuns: 400 },
+    );
+    assert.ok(fast > 20, `the fast path took ${fast} of 400 bodies`);
+    // A 1 MiB record and 5 of 1 MiB in one call decode to the very bytes sent.
+    const big = Buffer.alloc(1 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) >>> 3;
+    const got = fastPutRecordsJson(Buffer.from(JSON.stringify({ StreamName: 's', Records: Array.from({ length: 5 }, (_, i) => ({ Data: b64(big), PartitionKey: `k${i}` })) })));
+    assert.ok(got !== undefined);
+    for (const r of got.Records) assert.ok(big.equals(r.Data));
+  });
+
   it('answers with the very bytes of the generic encoder', () => {
     const ok = fc.record({ SequenceNumber: fc.stringMatching(/^[1-9][0-9]{55}$/), ShardId: fc.integer({ min: 0, max: 99_999 }).map((i) => `shardId-${String(i).padStart(12, '0')}`) });
     const failed = fc.record({
