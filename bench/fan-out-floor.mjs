@@ -14,13 +14,14 @@
 // no file-size or extent change for ext4's journal to commit first.
 //
 //   node bench/fan-out-floor.mjs [--rate 1000] [--seconds 8] [--shards 4] [--consumers 4] [--no-sync] [--zeroed]
-import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { threadCpuSeconds } from './proc.mjs';
 
 const here = fileURLToPath(import.meta.url);
 /** Epoch ms with sub-millisecond resolution, comparable across this process's threads. */
@@ -170,14 +171,4 @@ async function producerThread({ port, rate, total }) {
   for (let i = 0; i < 1000 && acked < total; i++) await new Promise((r) => setTimeout(r, 5));
   session.close();
   parentPort.postMessage('done');
-}
-
-/** CPU seconds of the calling thread (Linux), else undefined. */
-function threadCpuSeconds() {
-  try {
-    const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
 }

@@ -22,7 +22,7 @@
 //   npx tsc -b packages/server
 //   node bench/fan-out.mjs [--seconds 10] [--rate 1000] [--shards 4] [--consumers 4] [--size 100]
 //                          [--warmup 1] [--memory] [--same-thread] [--endpoint URL] [--producer raw|sdk]
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import { threadId, threadsCpuSeconds } from './proc.mjs';
 import {
   CreateStreamCommand,
   DeleteStreamCommand,
@@ -135,30 +136,6 @@ async function producerThread({ endpoint, StreamName, hashKeys, rate, total, siz
   session?.close();
   k?.destroy();
   parentPort.postMessage({ sent, failed, firstError, ackLat, ackAt, seconds: (performance.now() - t0) / 1000 });
-}
-
-/** This thread's Linux thread id (undefined elsewhere). */
-function threadId() {
-  try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop());
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds of each of this process's threads (Linux), by thread id. */
-function threadCpu() {
-  const out = new Map();
-  try {
-    for (const t of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(t), (Number(f[11]) + Number(f[12])) / 100);
-    }
-  } catch {
-    // Not Linux: no per-thread figures.
-  }
-  return out;
 }
 
 // --------------------------------------------------------------------------------------- main
@@ -291,14 +268,14 @@ async function main() {
   const producer = new Worker(here, { workerData: { role: 'producer', endpoint, StreamName, hashKeys, rate, total, size, mode: o.producer, firstId } });
   let elu0;
   const eluTimer = setTimeout(() => {
-    elu0 = { client: performance.eventLoopUtilization(), producer: producer.performance.eventLoopUtilization(), server: serverElu?.(), cpu: threadCpu() };
+    elu0 = { client: performance.eventLoopUtilization(), producer: producer.performance.eventLoopUtilization(), server: serverElu?.(), cpu: threadsCpuSeconds() };
   }, warmup * 1000);
   const produced = await new Promise((resolve, reject) => {
     producer.once('message', resolve);
     producer.once('error', reject);
   });
   clearTimeout(eluTimer);
-  const cpu1 = threadCpu();
+  const cpu1 = threadsCpuSeconds();
   const elu = elu0 && {
     client: performance.eventLoopUtilization(elu0.client).utilization,
     server: serverElu ? eluSince(serverElu(), elu0.server) : undefined,

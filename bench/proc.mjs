@@ -1,10 +1,10 @@
-// What a benchmark reads about a process from Linux's /proc: CPU time and resident memory.
-import { readFileSync } from 'node:fs';
+// What a benchmark reads about a process and its threads from Linux's /proc: CPU time and
+// resident memory.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** utime + stime of a process, in seconds (clock ticks at 100 Hz). */
 export function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return statSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /** Resident memory of a process in MiB: total, anonymous, file-backed. */
@@ -12,4 +12,39 @@ export function rssMiB(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+}
+
+/** CPU seconds (utime + stime) from the text of a /proc stat file. */
+function statSeconds(stat) {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** The calling thread's Linux thread id, or undefined where there is no /proc. */
+export function threadId() {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of the calling thread, or undefined where there is no /proc. */
+export function threadCpuSeconds() {
+  try {
+    return statSeconds(readFileSync('/proc/thread-self/stat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of every thread of this process, by thread id (empty where there is no /proc). */
+export function threadsCpuSeconds() {
+  const out = new Map();
+  try {
+    for (const t of readdirSync('/proc/self/task')) out.set(Number(t), statSeconds(readFileSync(`/proc/self/task/${t}/stat`, 'utf8')));
+  } catch {
+    // Not Linux: no per-thread figures.
+  }
+  return out;
 }

@@ -30,11 +30,12 @@
 // default is 64 KiB; Eddy's listener sets only the per-stream window), which stops multi-MiB
 // PutRecords bodies from stalling on WINDOW_UPDATE round trips to a busy client event loop.
 // --verify reads the stream back and counts the user records.
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { threadId, threadsCpuSeconds } from './proc.mjs';
 
 const serverModule = new URL('../packages/server/dist/src/server.js', import.meta.url).href;
 
@@ -51,11 +52,7 @@ if (!isMainThread) {
   }
   const { startEddy } = await import(serverModule);
   const eddy = await startEddy({ port: 0, dataDir: workerData.dataDir, memory: workerData.memory, stateDelayMs: 0, throttle: false, log: () => {} });
-  let tid;
-  try {
-    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  } catch {}
-  parentPort.postMessage({ endpoint: eddy.endpoint, tid });
+  parentPort.postMessage({ endpoint: eddy.endpoint, tid: threadId() });
   parentPort.on('message', async (m) => {
     if (m === 'close') {
       await eddy.close();
@@ -68,22 +65,15 @@ if (!isMainThread) {
 
 /** CPU seconds by thread from /proc (Linux): the main thread, Eddy's worker thread, the rest. */
 function threadCpu(workerTid) {
-  try {
-    const hz = 100; // USER_HZ on Linux
-    const out = { main: 0, eddy: 0, other: 0 };
-    for (const t of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const secs = (Number(f[11]) + Number(f[12])) / hz;
-      const tid = Number(t);
-      if (tid === process.pid) out.main += secs;
-      else if (tid === workerTid) out.eddy += secs;
-      else out.other += secs;
-    }
-    return out;
-  } catch {
-    return undefined;
+  const all = threadsCpuSeconds();
+  if (all.size === 0) return undefined;
+  const out = { main: 0, eddy: 0, other: 0 };
+  for (const [tid, secs] of all) {
+    if (tid === process.pid) out.main += secs;
+    else if (tid === workerTid) out.eddy += secs;
+    else out.other += secs;
   }
+  return out;
 }
 
 async function main() {

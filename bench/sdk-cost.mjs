@@ -11,11 +11,11 @@
 //
 //   node bench/sdk-cost.mjs [--quiet-logger] [--seconds 5] [--workers N]
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { threadCpuSeconds } from './proc.mjs';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -100,11 +100,8 @@ async function measure(port, o) {  const k = new KinesisClient({
 
 /** CPU time of the calling thread in µs (Linux; the whole process's elsewhere). */
 function threadCpuMicros() {
-  try {
-    const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
-    return ((Number(f[11]) + Number(f[12])) / 100) * 1e6;
-  } catch {
-    const c = process.cpuUsage();
-    return c.user + c.system;
-  }
+  const secs = threadCpuSeconds();
+  if (secs !== undefined) return secs * 1e6;
+  const c = process.cpuUsage();
+  return c.user + c.system;
 }
