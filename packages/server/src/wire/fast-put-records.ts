@@ -265,69 +265,24 @@ interface ResultEntry {
 }
 
 /**
- * The PutRecords answer in JSON, byte for byte what the generic encoder writes, written straight
- * into one buffer: sequence numbers and shard ids are Eddy's own digits and ASCII, copied a byte
- * per character (a string built and then encoded was a fifth of all the bytes a PutRecords
- * record allocated); failed entries, whose messages may need escaping, go through JSON.stringify.
- * Undefined for anything else, including a sequence number or shard id that would need escaping.
+ * The PutRecords answer in JSON, byte for byte what the generic encoder writes, built as one
+ * string: sequence numbers and shard ids are Eddy's own digits and ASCII and need no escaping
+ * (failed entries, whose messages might, go through JSON.stringify). Undefined for anything else.
  */
 export function putRecordsJsonOutput(out: Record<string, unknown>): Buffer | undefined {
   const { FailedRecordCount, Records, EncryptionType } = out as PutRecordsOutput;
   if (!Number.isSafeInteger(FailedRecordCount) || !Array.isArray(Records)) return undefined;
   if (EncryptionType !== undefined && typeof EncryptionType !== 'string') return undefined;
-  const head = `{"FailedRecordCount":${FailedRecordCount as number},"Records":[`;
-  const tail = EncryptionType === undefined ? ']}' : `],"EncryptionType":${JSON.stringify(EncryptionType)}}`;
-  // Sizes first: every piece is ASCII except what JSON.stringify gives for failed entries.
-  let failures: string[] | undefined;
-  let size = head.length + Buffer.byteLength(tail, 'utf8') + Math.max(0, Records.length - 1);
+  let s = `{"FailedRecordCount":${FailedRecordCount as number},"Records":[`;
   for (let i = 0; i < Records.length; i++) {
     const r = Records[i] as ResultEntry;
+    if (i > 0) s += ',';
     if (typeof r.SequenceNumber === 'string' && typeof r.ShardId === 'string' && r.ErrorCode === undefined && r.ErrorMessage === undefined) {
-      size += OK_FIXED_BYTES + r.SequenceNumber.length + r.ShardId.length;
+      s += `{"SequenceNumber":"${r.SequenceNumber}","ShardId":"${r.ShardId}"}`;
     } else if (typeof r.ErrorCode === 'string' && typeof r.ErrorMessage === 'string' && r.SequenceNumber === undefined && r.ShardId === undefined) {
-      const f = `{"ErrorCode":${JSON.stringify(r.ErrorCode)},"ErrorMessage":${JSON.stringify(r.ErrorMessage)}}`;
-      (failures ??= []).push(f);
-      size += Buffer.byteLength(f, 'utf8');
+      s += `{"ErrorCode":${JSON.stringify(r.ErrorCode)},"ErrorMessage":${JSON.stringify(r.ErrorMessage)}}`;
     } else return undefined;
   }
-  const buf = Buffer.allocUnsafe(size);
-  let at = writeAscii(buf, 0, head);
-  let failed = 0;
-  for (let i = 0; i < Records.length; i++) {
-    const r = Records[i] as ResultEntry;
-    if (i > 0) buf[at++] = COMMA;
-    if (r.ErrorCode === undefined) {
-      at = writePlain(buf, writeAscii(buf, at, OK_SEQUENCE), r.SequenceNumber as string);
-      if (at < 0) return undefined;
-      at = writePlain(buf, writeAscii(buf, at, OK_SHARD), r.ShardId as string);
-      if (at < 0) return undefined;
-      buf[at++] = QUOTE;
-      buf[at++] = CLOSE_BRACE;
-    } else at += buf.write(failures![failed++]!, at, 'utf8');
-  }
-  at += buf.write(tail, at, 'utf8');
-  return at === size ? buf : undefined;
-}
-
-const OK_SEQUENCE = '{"SequenceNumber":"';
-const OK_SHARD = '","ShardId":"';
-const OK_FIXED_BYTES = OK_SEQUENCE.length + OK_SHARD.length + 2;
-
-/** Writes our own ASCII text `s` at `at`; returns the position after it. */
-function writeAscii(buf: Buffer, at: number, s: string): number {
-  for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
-  return at + s.length;
-}
-
-/**
- * Writes the value `s` at `at` if it is printable ASCII with nothing JSON would escape, and
- * returns the position after it; otherwise -1 (the caller leaves the answer to the generic encoder).
- */
-function writePlain(buf: Buffer, at: number, s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return -1;
-    buf[at + i] = c;
-  }
-  return at + s.length;
+  s += EncryptionType === undefined ? ']}' : `],"EncryptionType":${JSON.stringify(EncryptionType)}}`;
+  return Buffer.from(s, 'utf8');
 }

@@ -198,10 +198,5 @@ describe('PutRecords fast path', () => {
     // Anything else is left to the generic encoder.
     assert.equal(putRecordsJsonOutput({ FailedRecordCount: 0, Records: [{ SequenceNumber: 1, ShardId: 'shardId-000000000000' }] }), undefined);
     assert.equal(putRecordsJsonOutput({ Records: [] }), undefined);
-    // Values JSON would escape (never Eddy's own) are left to it too, whole.
-    for (const bad of ['4"9', '4\\9', 'é', '4\n9']) {
-      assert.equal(putRecordsJsonOutput({ FailedRecordCount: 0, Records: [{ SequenceNumber: bad, ShardId: 'shardId-000000000000' }] }), undefined);
-      assert.equal(putRecordsJsonOutput({ FailedRecordCount: 0, Records: [{ SequenceNumber: '49', ShardId: bad }] }), undefined);
-    }
   });
 });
