@@ -92,10 +92,10 @@ function memberAt(b: Buffer, start: number, end: number): number {
 }
 
 /**
- * Data values at least this long (in base64 characters) are decoded by Node's decoder (and checked
- * by encoding back); shorter ones by the loop, which costs less than the two calls and the string.
+ * After this many 4-character groups of one Data value the loop hands the rest to Node's decoder
+ * (checked by encoding back): shorter values cost less in the loop than the calls and the string.
  */
-const NATIVE_BASE64_MIN = 512;
+const NATIVE_BASE64_AFTER = 128;
 
 /** The decoded PutRecords input, or undefined when the generic path must decide. */
 export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamName?: string } | undefined {
@@ -143,48 +143,51 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
       if (m === DATA && inRecord) {
         if (data !== undefined) return undefined;
         const from = o;
-        const close = b.indexOf(QUOTE, i);
-        if (close >= 0 && close - i >= NATIVE_BASE64_MIN) {
-          // A long value: Node's base64 decoder is several times faster than the loop below, but
-          // lenient (it skips what is not base64, takes the URL alphabet, ignores pad bits), so
-          // the value counts only if encoding the result gives it back: exactly canonical base64.
-          if ((close - i) % 4 !== 0) return undefined;
-          const text = b.toString('latin1', i, close);
-          o += out.write(text, o, 'base64');
-          if (out.toString('base64', from, o) !== text) return undefined;
-          i = close;
-        } else {
-          // Canonical base64 up to the closing quote, decoded as it is read.
-          const t = B64;
-          for (;;) {
-            // Reads stay inside the body: a valid one has at least "}]} after the closing quote, and
-            // an index past the end would read as 0 in the arithmetic below and never stop.
-            if (i + 3 >= len) return undefined;
-            const a = t[b[i]!]!;
-            const c1 = t[b[i + 1]!]!;
-            const c2 = t[b[i + 2]!]!;
-            const c3 = t[b[i + 3]!]!;
-            if ((a | c1 | c2 | c3) >= 0) {
-              out[o] = (a << 2) | (c1 >> 4);
-              out[o + 1] = ((c1 & 15) << 4) | (c2 >> 2);
-              out[o + 2] = ((c2 & 3) << 6) | c3;
-              o += 3;
-              i += 4;
-              continue;
-            }
-            if (b[i] === QUOTE) break;
-            // The last quad, padded ("xx==" or "xxx=", pad bits zero), then the quote.
-            if (a < 0 || c1 < 0 || b[i + 3] !== EQUALS || b[i + 4] !== QUOTE) return undefined;
-            out[o++] = (a << 2) | (c1 >> 4);
-            if (b[i + 2] === EQUALS) {
-              if ((c1 & 15) !== 0) return undefined;
-            } else {
-              if (c2 < 0 || (c2 & 3) !== 0) return undefined;
-              out[o++] = ((c1 & 15) << 4) | (c2 >> 2);
-            }
+        // Canonical base64 up to the closing quote, decoded as it is read.
+        const t = B64;
+        let quads = 0;
+        for (;;) {
+          // Reads stay inside the body: a valid one has at least "}]} after the closing quote, and
+          // an index past the end would read as 0 in the arithmetic below and never stop.
+          if (i + 3 >= len) return undefined;
+          const a = t[b[i]!]!;
+          const c1 = t[b[i + 1]!]!;
+          const c2 = t[b[i + 2]!]!;
+          const c3 = t[b[i + 3]!]!;
+          if ((a | c1 | c2 | c3) >= 0) {
+            out[o] = (a << 2) | (c1 >> 4);
+            out[o + 1] = ((c1 & 15) << 4) | (c2 >> 2);
+            out[o + 2] = ((c2 & 3) << 6) | c3;
+            o += 3;
             i += 4;
-            break;
+            if (++quads === NATIVE_BASE64_AFTER) {
+              // A long value: Node's decoder takes the rest, several times faster than this loop,
+              // but lenient (it skips what is not base64, takes the URL alphabet, ignores pad
+              // bits), so the rest counts only if encoding it back gives it: canonical base64.
+              // What came before is whole quads, so the two parts decode as the whole would.
+              const close = b.indexOf(QUOTE, i);
+              if (close < 0 || (close - i) % 4 !== 0) return undefined;
+              const text = b.toString('latin1', i, close);
+              const at = o;
+              o += out.write(text, o, 'base64');
+              if (out.toString('base64', at, o) !== text) return undefined;
+              i = close;
+              break;
+            }
+            continue;
           }
+          if (b[i] === QUOTE) break;
+          // The last quad, padded ("xx==" or "xxx=", pad bits zero), then the quote.
+          if (a < 0 || c1 < 0 || b[i + 3] !== EQUALS || b[i + 4] !== QUOTE) return undefined;
+          out[o++] = (a << 2) | (c1 >> 4);
+          if (b[i + 2] === EQUALS) {
+            if ((c1 & 15) !== 0) return undefined;
+          } else {
+            if (c2 < 0 || (c2 & 3) !== 0) return undefined;
+            out[o++] = ((c1 & 15) << 4) | (c2 >> 2);
+          }
+          i += 4;
+          break;
         }
         data = out.subarray(from, o);
         i++;

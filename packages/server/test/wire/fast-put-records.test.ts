@@ -121,7 +121,7 @@ describe('PutRecords fast path', () => {
     assert.ok(fast > 300, `the fast path took ${fast} of 2000 bodies`);
   });
 
-  it('decodes long Data values (Node\'s decoder, checked by encoding back) exactly as the generic path, and leaves anything not canonical to it', () => {
+  it('decodes long Data values (their rest by Node\'s decoder, checked by encoding back) exactly as the generic path, and leaves anything not canonical to it', () => {
     // Long enough for the native branch (512 base64 characters and more), then spoiled in each of
     // the ways Node's lenient decoder would let through.
     const spoil = fc.constantFrom('none', 'pad-bits', 'no-pad', 'space', 'newline', 'url', 'escaped-slash', 'bad-char', 'inner-pad', 'quote');
