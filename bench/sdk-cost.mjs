@@ -66,7 +66,7 @@ if (process.argv[2] === 'canned-server') {
   parentPort.postMessage(await measure(workerData.port, workerData.o));
 }
 
-/** One SDK client sending PutRecords for o.seconds; process CPU is per-thread only in a worker's view of its own share. */
+/** One SDK client sending PutRecords for o.seconds (after a second of warm-up): records sent, rate, and its thread's CPU time. */
 async function measure(port, o) {  const k = new KinesisClient({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',

@@ -12,6 +12,7 @@ import { createStream, type EddyLike, kinesisClient, listAllShards, putAll, star
 const fast = { failoverTimeMs: 1_500, idleTimeBetweenReadsMs: 50, parentShardPollIntervalMs: 50, taskBackoffMs: 50 } as const;
 const HOUR = 3_600_000;
 const MAX_HASH = ((1n << 128n) - 1n).toString();
+const HALF = (1n << 127n).toString();
 
 describe('consumer: shards past retention', () => {
   let eddy: EddyLike;
@@ -29,14 +30,19 @@ describe('consumer: shards past retention', () => {
     await eddy.close();
   });
 
+  /** A one-shard stream holding ten records ("old0".."old9"), split in two halves at 2^127. */
+  async function splitStreamWithOldRecords(): Promise<string> {
+    const stream = uniqueName('x');
+    await createStream(k, stream, 1);
+    await putAll(k, stream, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, data: `old${i}` })));
+    await k.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: HALF }));
+    await waitActive(k, stream);
+    return stream;
+  }
+
   for (const retrieval of ['polling', 'fan-out'] as const) {
     it(`${retrieval}: ends a leased shard gone past retention at SHARD_END, and reads its children`, async () => {
-      const stream = uniqueName('x');
-      await createStream(k, stream, 1);
-      await putAll(k, stream, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, data: `old${i}` })));
-      const half = (1n << 127n).toString();
-      await k.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: half }));
-      await waitActive(k, stream);
+      const stream = await splitStreamWithOldRecords();
       // The lease table as a worker left it while the parent was still being read: no child leases yet.
       const store = createMemoryLeaseStore();
       await store.initialize({ applicationName: 'app' });
@@ -44,7 +50,7 @@ describe('consumer: shards past retention', () => {
       // A day later the closed parent is past retention: ListShards no longer has it.
       skewMs += 25 * HOUR;
       assert.deepEqual((await listAllShards(k, stream)).map((s) => s.ShardId), ['shardId-000000000001', 'shardId-000000000002']);
-      const fresh = Array.from({ length: 40 }, (_, i) => ({ key: `n${i}`, data: `new${i}`, ehk: i % 2 === 0 ? '1' : half }));
+      const fresh = Array.from({ length: 40 }, (_, i) => ({ key: `n${i}`, data: `new${i}`, ehk: i % 2 === 0 ? '1' : HALF }));
       await putAll(k, stream, fresh);
 
       const c = new Collector();
@@ -79,11 +85,7 @@ describe('consumer: shards past retention', () => {
     });
   }
   it('polling: a shard that ages out while it is being read ends at SHARD_END', async () => {
-    const stream = uniqueName('x');
-    await createStream(k, stream, 1);
-    await putAll(k, stream, Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, data: `old${i}` })));
-    await k.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: (1n << 127n).toString() }));
-    await waitActive(k, stream);
+    const stream = await splitStreamWithOldRecords();
     const store = createMemoryLeaseStore();
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
