@@ -67,7 +67,8 @@ if (process.argv[2] === 'canned-server') {
 }
 
 /** One SDK client sending PutRecords for o.seconds (after a second of warm-up): records sent, rate, and its thread's CPU time. */
-async function measure(port, o) {  const k = new KinesisClient({
+async function measure(port, o) {
+  const k = new KinesisClient({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
