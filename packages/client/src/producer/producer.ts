@@ -146,6 +146,7 @@ class KinesisProducer implements Producer {
   #genCounts = new Map<number, number>();
   #flushWaiters: { gen: number; resolve: () => void }[] = [];
   #urgent = 0;
+  #sealQueued = false;
 
   // Metrics.
   #inFlightBytes = 0;
@@ -348,12 +349,30 @@ class KinesisProducer implements Producer {
         buf.aggHashKey = rec.explicitHashKey ?? hashKeyString();
         this.#armLinger(rec.putAt + this.#o.lingerMs);
       }
-      if (this.#urgent > 0) this.#seal(buf);
+      if (this.#urgent > 0) this.#sealSoon();
     } else {
       this.#pushReady(buf, this.#single(rec, shard.shardId));
       this.#armLinger(rec.putAt + this.#o.lingerMs);
     }
     if (this.#sendable()) this.#drain();
+  }
+
+  /**
+   * While a flush() waits, what is routed goes out without waiting for lingerMs: sealed once the
+   * current synchronous run ends, so that records routed together (puts in a loop, the records
+   * parked until the shard map arrived, a batch coming back for a retry) still share aggregates.
+   * Sealing per record here sent each user record as a Kinesis record of its own: 1,000 per
+   * second per shard instead of ~100,000, and under throttling most of them expired.
+   */
+  #sealSoon(): void {
+    if (this.#sealQueued) return;
+    this.#sealQueued = true;
+    void RESOLVED.then(() => {
+      this.#sealQueued = false;
+      if (this.#urgent === 0) return;
+      this.#sealAll(true);
+      this.#drain();
+    });
   }
 
   /** Whether #drain has something to do now (cheap; called per record). */
@@ -404,7 +423,7 @@ class KinesisProducer implements Producer {
           this.#armLinger(r.putAt + this.#o.lingerMs);
         }
       }
-      if (this.#urgent > 0) this.#seal(buf);
+      if (this.#urgent > 0) this.#sealSoon();
     }
     if (this.#sendable()) this.#drain();
   }

@@ -192,6 +192,23 @@ describe('producer against Eddy (throttling off)', () => {
     await deleteStream(client, stream);
   });
 
+  test('records routed while flush() waits still share aggregates (parked until the shard map came)', async () => {
+    const stream = uniqueName('flush-agg');
+    await createStream(client, stream, 2);
+    const producer = createProducer({ streamName: stream, client });
+    // Put before the shard map has loaded: every record is parked, then routed at once while the
+    // flush waits. Sealing each as it was routed sent 2,000 Kinesis records.
+    const puts = Array.from({ length: 2000 }, (_, i) => producer.put({ partitionKey: `k${i}`, data: `p${i}` }));
+    await producer.flush();
+    assert.equal((await Promise.all(puts)).length, 2000);
+    const m = producer.metrics();
+    assert.equal(m.userRecordsPut, 2000);
+    assert.ok(m.kinesisRecordsPut <= 4, `${m.kinesisRecordsPut} Kinesis records for 2,000 small user records`);
+    await producer.close();
+    await assertDelivered(client, stream, new Map(Array.from({ length: 2000 }, (_, i) => [`p${i}`, `k${i}`])), 'exactly-once');
+    await deleteStream(client, stream);
+  });
+
   test('recordTtlMs: a stream that does not exist rejects puts with RECORD_EXPIRED naming the cause', async () => {
     const producer = createProducer({ streamName: uniqueName('missing'), client, recordTtlMs: 300, retry: { baseMs: 10, maxMs: 50 } });
     const t0 = performance.now();
