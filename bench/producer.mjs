@@ -5,7 +5,7 @@
 //                           [--keys=100000] [--mode=both|agg|plain] [--outstanding=80000]
 //                           [--server=worker|inline] [--storage=disk|memory] [--endpoint=URL]
 //                           [--http1] [--batch-bytes=N] [--linger=ms] [--exp-h2-window] [--verify]
-//                           [--client=own|producer]
+//                           [--client=own|producer] [--api=put|add]
 //
 // Without --endpoint an Eddy starts in this process with disk storage in a temp dir and throttling
 // off: by default in a worker thread (--server=worker), so that the server has the second core
@@ -14,6 +14,12 @@
 // shaping is off (rateLimitPercent: Infinity): Eddy does not throttle here, and 150% of 4 shards
 // (6 MiB/s) would cap 100-byte records near 55,000/s. The application side keeps at most
 // --outstanding puts unsettled (settled through shared handlers).
+//
+// --api=add sends through producer.add() instead: no promise per record (failures would go to
+// onFailure and are counted), with the producer's own back-pressure standing in for --outstanding
+// (maxInFlightBytes = --outstanding records' worth; the loop awaits ready() when add() says so).
+// The promise per put() and the caller's reaction on it are most of what the young-generation GC
+// copies at these rates, because tens of thousands of puts are unsettled at any moment.
 //
 // Reports user records/s (first put() to the last record stored), Kinesis records/s, the
 // producer's latency percentiles, how busy the main and Eddy event loops were, and on Linux the
@@ -95,6 +101,7 @@ async function main() {
       linger: { type: 'string' },
       outstanding: { type: 'string', default: '80000' },
       client: { type: 'string', default: 'own' },
+      api: { type: 'string', default: 'put' },
     },
   });
   const { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, DeleteStreamCommand, ListShardsCommand, GetShardIteratorCommand, GetRecordsCommand } =
@@ -152,7 +159,7 @@ async function main() {
   const payload = Buffer.alloc(SIZE, 0x61);
 
   console.log(
-    `node ${process.version}, ${SHARDS} shards, ${SIZE}-byte records, ${KEYS} partition keys, server: ${a.endpoint ? a.endpoint : a.server === 'inline' ? 'in-process, same thread' : 'in-process, worker thread'} (${a.storage} storage, throttling off)`,
+    `node ${process.version}, ${a.api === 'add' ? 'add()' : 'put()'}, ${SHARDS} shards, ${SIZE}-byte records, ${KEYS} partition keys, server: ${a.endpoint ? a.endpoint : a.server === 'inline' ? 'in-process, same thread' : 'in-process, worker thread'} (${a.storage} storage, throttling off)`,
   );
 
   async function run(label, aggregation, n) {
@@ -173,6 +180,8 @@ async function main() {
           },
         }
       : client;
+    const LIMIT = Number(a.outstanding);
+    let failed = 0;
     const producer = createProducer({
       streamName: stream,
       ...(a.client === 'producer'
@@ -182,6 +191,8 @@ async function main() {
       rateLimitPercent: Infinity,
       ...(a['batch-bytes'] ? { maxBatchBytes: Number(a['batch-bytes']) } : {}),
       ...(a.linger ? { lingerMs: Number(a.linger) } : {}),
+      // add(): the producer's own back-pressure bounds what is in flight, as --outstanding puts would.
+      ...(a.api === 'add' ? { maxInFlightBytes: LIMIT * (SIZE + `partition-key-${KEYS - 1}`.length), onFailure: () => failed++ } : {}),
     });
     // Warm-up: JIT and the shard map.
     await Promise.all(Array.from({ length: 2000 }, (_, i) => producer.put({ partitionKey: keys[i % KEYS], data: payload })));
@@ -190,9 +201,7 @@ async function main() {
     // The application side: puts without awaiting each, at most --outstanding unsettled (the
     // producer's maxInFlightBytes bounds its own buffers, not the caller's promises), settled
     // through shared handlers so that the bench itself allocates little per record.
-    const LIMIT = Number(a.outstanding);
     let outstanding = 0;
-    let failed = 0;
     let wake;
     const settle = () => {
       if (--outstanding <= LIMIT / 2 && wake) {
@@ -211,7 +220,13 @@ async function main() {
     const cpu0 = process.cpuUsage();
     const threads0 = threadCpu(workerTid);
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
+    if (a.api === 'add') {
+      for (let i = 0; i < n; i++) {
+        if (!producer.add({ partitionKey: keys[i % KEYS], data: payload })) await producer.ready();
+        else if ((i & 4095) === 4095) await new Promise((r) => setImmediate(r));
+      }
+    }
+    for (let i = 0; a.api !== 'add' && i < n; i++) {
       outstanding++;
       producer.put({ partitionKey: keys[i % KEYS], data: payload }).then(onOk, onErr);
       if (outstanding >= LIMIT) await new Promise((r) => (wake = r));

@@ -39,6 +39,7 @@ export interface ResolvedOptions {
   ordered: boolean;
   retry: { baseMs: number; maxMs: number };
   signal: AbortSignal | undefined;
+  onFailure: ProducerOptions['onFailure'];
 }
 
 function bad(field: string, message: string): ProducerError {
@@ -144,6 +145,7 @@ export function resolveOptions(o: ProducerOptions): ResolvedOptions {
   const maxMs = int('retry.maxMs', o.retry?.maxMs, 1, 3_600_000, Math.max(d.retry.maxMs, baseMs));
   if (maxMs < baseMs) throw bad('retry.maxMs', `must be ≥ retry.baseMs (${baseMs}), got ${maxMs}`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw bad('signal', 'must be an AbortSignal');
+  if (o.onFailure !== undefined && typeof o.onFailure !== 'function') throw bad('onFailure', 'must be a function');
 
   return {
     stream,
@@ -160,5 +162,6 @@ export function resolveOptions(o: ProducerOptions): ResolvedOptions {
     ordered: o.ordered ?? d.ordered,
     retry: { baseMs, maxMs },
     signal: o.signal,
+    onFailure: o.onFailure,
   };
 }

@@ -127,6 +127,8 @@ class KinesisProducer implements Producer {
   #keys = new Map<string, KeyState>();
   #waiters: Waiter[] = [];
   #waitersHead = 0;
+  /** ready() callers. */
+  #readyWaiters: (() => void)[] = [];
   #retrying = new Set<{ timer: NodeJS.Timeout | undefined; recs: Rec[] }>();
   #inFlightRequests = 0;
 
@@ -189,6 +191,27 @@ class KinesisProducer implements Producer {
       this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
     } else this.#accept(rec, false);
     return p;
+  }
+
+  add(record: ProducerRecord): boolean {
+    if (this.#closed) {
+      throw new ProducerError(this.#aborted ? ProducerErrorCode.ABORTED : ProducerErrorCode.CLOSED, `add: the producer for ${this.#o.streamLabel} is ${this.#aborted ? 'aborted' : 'closed'}`);
+    }
+    if (!this.#o.onFailure) throw new ProducerError(ProducerErrorCode.INVALID_OPTION, 'onFailure: add() needs it, to report records that fail');
+    const rec = this.#makeRec(record);
+    rec.resolve = ADDED;
+    this.#genCount++;
+    if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
+      this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
+      return false;
+    }
+    this.#accept(rec, false);
+    return true;
+  }
+
+  ready(): Promise<void> {
+    if (this.#waitersHead === this.#waiters.length) return RESOLVED;
+    return new Promise<void>((resolve) => this.#readyWaiters.push(resolve));
   }
 
   async flush(): Promise<void> {
@@ -782,12 +805,14 @@ class KinesisProducer implements Producer {
       const r = recs[i] as Rec;
       if (done(r)) continue;
       this.#m.userRecordsPut++;
-      const result: PutResult = k.aggregated
-        ? { shardId, sequenceNumber: seq, subSequenceNumber: i, attempts: r.attempts }
-        : { shardId, sequenceNumber: seq, attempts: r.attempts };
       const resolve = r.resolve;
       this.#settle(r, now);
-      resolve(result);
+      if (resolve === ADDED) continue;
+      resolve(
+        k.aggregated
+          ? { shardId, sequenceNumber: seq, subSequenceNumber: i, attempts: r.attempts }
+          : { shardId, sequenceNumber: seq, attempts: r.attempts },
+      );
     }
   }
 
@@ -892,9 +917,26 @@ class KinesisProducer implements Producer {
     this.#m.failures++;
     const resolve = r.resolve;
     this.#settle(r, performance.now());
+    if (resolve === ADDED) {
+      this.#report(r, e);
+      return;
+    }
     // The record keeps only its promise's resolve function (one closure less per record in
     // flight); resolving with a rejected promise rejects it with the same reason.
     resolve(Promise.reject(e));
+  }
+
+  /** An add()ed record failed: to options.onFailure; an exception there is thrown on its own. */
+  #report(r: Rec, e: unknown): void {
+    const record: ProducerRecord = { partitionKey: r.partitionKey, data: r.data };
+    if (r.explicitHashKey !== undefined) record.explicitHashKey = r.explicitHashKey;
+    try {
+      this.#o.onFailure?.(e as ProducerError, record);
+    } catch (thrown) {
+      queueMicrotask(() => {
+        throw thrown;
+      });
+    }
   }
 
   #settle(r: Rec, now: number): void {
@@ -927,7 +969,15 @@ class KinesisProducer implements Producer {
     if (this.#waitersHead === this.#waiters.length) {
       this.#waiters = [];
       this.#waitersHead = 0;
+      this.#wakeReady();
     }
+  }
+
+  #wakeReady(): void {
+    if (this.#readyWaiters.length === 0) return;
+    const w = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const resolve of w) resolve();
   }
 
   #hasUnsettled(gen: number): boolean {
@@ -955,6 +1005,7 @@ class KinesisProducer implements Producer {
     for (const w of this.#waiters.slice(this.#waitersHead)) this.#reject(w.rec, err);
     this.#waiters = [];
     this.#waitersHead = 0;
+    this.#wakeReady();
     for (const r of this.#unrouted) this.#reject(r, err);
     this.#unrouted = [];
     for (const buf of this.#bufs.values()) {
@@ -985,6 +1036,8 @@ class KinesisProducer implements Producer {
 
 function noop(): void {}
 function SETTLED(): void {}
+/** resolve of a record given to add(): no promise, failures to options.onFailure. */
+function ADDED(): void {}
 
 function done(r: Rec): boolean {
   return r.resolve === SETTLED;

@@ -1,4 +1,5 @@
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { ProducerError } from './errors.js';
 
 export interface ProducerOptions {
   /** The stream to write to; give this or `streamARN`. */
@@ -29,6 +30,11 @@ export interface ProducerOptions {
   retry?: { baseMs?: number; maxMs?: number };
   /** Aborting closes the producer without flushing: pending puts reject. */
   signal?: AbortSignal;
+  /**
+   * Where records given to add() go when they fail (expired, rejected, aborted); add() needs it.
+   * Called once per failed record, with the record as given.
+   */
+  onFailure?: (error: ProducerError, record: ProducerRecord) => void;
 }
 
 export interface ProducerRecord {
@@ -67,6 +73,16 @@ export interface ProducerMetrics {
 export interface Producer {
   /** Resolves once the record is stored; rejects with a ProducerError. */
   put(record: ProducerRecord): Promise<PutResult>;
+  /**
+   * put() without a promise, for callers that do not need each record's result (the KPL's
+   * addUserRecord with the future ignored): a failure goes to options.onFailure, flush() waits for
+   * it like for a put(). Throws a ProducerError for an invalid record or a closed producer. Returns
+   * false when maxInFlightBytes is reached: the record is taken, and the caller should await
+   * ready() before adding more.
+   */
+  add(record: ProducerRecord): boolean;
+  /** Resolves once no record waits for room under maxInFlightBytes. */
+  ready(): Promise<void>;
   /** Sends everything buffered now and waits until every put so far has settled. */
   flush(): Promise<void>;
   /** Flushes and stops; idempotent. */

@@ -239,6 +239,106 @@ describe('producer against Eddy (throttling off)', () => {
     await deleteStream(client, stream);
   });
 
+  test('add(): records without promises are delivered, flush() waits for them, back-pressure says when to wait', async () => {
+    const stream = uniqueName('add');
+    await createStream(client, stream, 2);
+    const limit = 64 * 1024;
+    const failures: unknown[] = [];
+    const producer = createProducer({ streamName: stream, client, maxInFlightBytes: limit, lingerMs: 5, onFailure: (e) => failures.push(e) });
+    const expected = new Map<string, string>();
+    const data = 'z'.repeat(1000);
+    let waits = 0;
+    let peak = 0;
+    for (let i = 0; i < 2000; i++) {
+      const id = `${i}-${data}`;
+      expected.set(id, `k${i % 10}`);
+      if (!producer.add({ partitionKey: `k${i % 10}`, data: id })) {
+        waits++;
+        peak = Math.max(peak, producer.metrics().inFlightBytes);
+        await producer.ready();
+      }
+    }
+    // 2 MB added: the producer held at most 64 KiB and asked the caller to wait on the way.
+    assert.ok(waits > 0, 'add() never asked to wait');
+    assert.ok(peak <= limit, `peak ${peak}`);
+    await producer.flush();
+    assert.equal(producer.metrics().inFlightBytes, 0);
+    assert.equal(producer.metrics().userRecordsPut, 2000);
+    await producer.ready(); // nothing waits: resolves at once
+    await producer.close();
+    assert.deepEqual(failures, []);
+    await assertDelivered(client, stream, expected, 'exactly-once');
+    await deleteStream(client, stream);
+  });
+
+  test('add(): failures go to onFailure with the record as given; misuse throws', async () => {
+    const failed: [unknown, unknown][] = [];
+    const onFailure = (e: ProducerError, r: unknown): void => {
+      failed.push([e, r]);
+    };
+    const producer = createProducer({ streamName: uniqueName('missing'), client, recordTtlMs: 300, retry: { baseMs: 10, maxMs: 50 }, onFailure });
+    const ehk = (1n << 100n).toString();
+    assert.equal(producer.add({ partitionKey: 'k1', data: 'lost-1' }), true);
+    assert.equal(producer.add({ partitionKey: 'k2', data: Buffer.from('lost-2'), explicitHashKey: ehk }), true);
+    assert.throws(
+      () => producer.add({ partitionKey: '', data: 'x' }),
+      (e: unknown) => e instanceof ProducerError && e.code === ProducerErrorCode.INVALID_RECORD,
+    );
+    await producer.flush();
+    assert.equal(failed.length, 2);
+    const byKey = new Map(failed.map(([e, r]) => [(r as { partitionKey: string }).partitionKey, { e, r: r as { data: Buffer; explicitHashKey?: string } }]));
+    for (const [key, data] of [['k1', 'lost-1'], ['k2', 'lost-2']] as const) {
+      const f = byKey.get(key);
+      assert.ok(f, key);
+      assert.ok(f.e instanceof ProducerError && f.e.code === ProducerErrorCode.RECORD_EXPIRED, String(f.e));
+      assert.match(f.e.message, /ResourceNotFoundException/);
+      assert.equal(Buffer.from(f.r.data).toString(), data);
+    }
+    assert.equal(byKey.get('k2')?.r.explicitHashKey, ehk);
+    assert.equal(byKey.get('k1')?.r.explicitHashKey, undefined);
+    assert.equal(producer.metrics().failures, 2);
+    await producer.close();
+    assert.throws(
+      () => producer.add({ partitionKey: 'k', data: 'late' }),
+      (e: unknown) => e instanceof ProducerError && e.code === ProducerErrorCode.CLOSED,
+    );
+
+    // Without onFailure a failure would have nowhere to go.
+    const plain = createProducer({ streamName: uniqueName('no-handler'), client });
+    assert.throws(
+      () => plain.add({ partitionKey: 'k', data: 'x' }),
+      (e: unknown) => e instanceof ProducerError && e.code === ProducerErrorCode.INVALID_OPTION && /^onFailure:/.test(e.message),
+    );
+    await plain.close();
+  });
+
+  test('add(): an AbortSignal fails buffered and waiting records through onFailure and wakes ready()', async () => {
+    const stream = uniqueName('add-abort');
+    await createStream(client, stream, 1);
+    const ac = new AbortController();
+    const codes: string[] = [];
+    const producer = createProducer({
+      streamName: stream,
+      client,
+      lingerMs: 60_000,
+      maxInFlightBytes: 10,
+      signal: ac.signal,
+      onFailure: (e) => codes.push(e.code),
+    });
+    assert.equal(producer.add({ partitionKey: 'k', data: 'buffered' }), true);
+    assert.equal(producer.add({ partitionKey: 'k', data: 'waiting' }), false);
+    const ready = producer.ready();
+    ac.abort();
+    await ready;
+    assert.deepEqual(codes.sort(), [ProducerErrorCode.ABORTED, ProducerErrorCode.ABORTED]);
+    assert.throws(
+      () => producer.add({ partitionKey: 'k', data: 'late' }),
+      (e: unknown) => e instanceof ProducerError && e.code === ProducerErrorCode.ABORTED,
+    );
+    await producer.close();
+    await deleteStream(client, stream);
+  });
+
   test('resharding mid-run: everything is delivered and aggregates land on the right shards', async (t) => {
     const stream = uniqueName('reshard');
     await createStream(client, stream, 2);
@@ -310,6 +410,32 @@ describe('producer against Eddy (throttling on)', () => {
     assert.ok(m.retries > 0, 'retried');
     assert.equal(m.userRecordsPut, 1800);
     assert.ok(results.some((r) => r.attempts > 1));
+    await assertDelivered(client, stream, expected, 'exactly-once');
+    await deleteStream(client, stream);
+  });
+
+  test('add(): a burst over the shard limit is delivered through retries, nothing fails', async () => {
+    const stream = uniqueName('throttle-add');
+    await createStream(client, stream, 1);
+    const failures: unknown[] = [];
+    const producer = createProducer({
+      streamName: stream,
+      client,
+      aggregation: false,
+      rateLimitPercent: Infinity,
+      retry: { baseMs: 50, maxMs: 500 },
+      onFailure: (e) => failures.push(e),
+    });
+    const expected = new Map<string, string>();
+    for (let i = 0; i < 1800; i++) {
+      expected.set(`a${i}`, `k${i % 7}`);
+      assert.equal(producer.add({ partitionKey: `k${i % 7}`, data: `a${i}` }), true);
+    }
+    await producer.close();
+    const m = producer.metrics();
+    assert.ok(m.throttles > 0 && m.retries > 0, `throttles ${m.throttles}, retries ${m.retries}`);
+    assert.equal(m.userRecordsPut, 1800);
+    assert.deepEqual(failures, []);
     await assertDelivered(client, stream, expected, 'exactly-once');
     await deleteStream(client, stream);
   });
@@ -400,6 +526,7 @@ describe('validation', () => {
     ['ordered', { ...base, ordered: 1 }, /^ordered:/],
     ['retry.maxMs', { ...base, retry: { baseMs: 100, maxMs: 10 } }, /^retry\.maxMs:/],
     ['signal', { ...base, signal: {} }, /^signal:/],
+    ['onFailure', { ...base, onFailure: 'log' }, /^onFailure:/],
   ];
   for (const [name, options, message] of cases) {
     test(`options: ${name}`, () => {
