@@ -40,6 +40,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
 import { plainKinesis } from './plain-http.mjs';
+import { npmStartFlags } from './npm-start-flags.mjs';
 import { cpuSeconds, rssMiB } from './proc.mjs';
 
 const here = fileURLToPath(import.meta.url);
@@ -143,7 +144,7 @@ async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-'));
   const started = Date.now();
   // With Node's flags as `npm start` gives them.
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', join(here, '../../packages/server/dist/src/cli/main.js'), 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...npmStartFlags, join(here, '../../packages/server/dist/src/cli/main.js'), 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   if (serverNice !== 0) os.setPriority(child.pid, serverNice);
   const endpoint = await new Promise((resolve, reject) => {
     let out = '';

@@ -9,7 +9,8 @@
 //
 // Without --endpoint an Eddy starts in this process with disk storage in a temp dir and throttling
 // off: by default in a worker thread (--server=worker), so that the server has the second core
-// rather than halving the producer's thread; --server=inline runs both on one thread. Records are
+// rather than halving the producer's thread, with the V8 heap settings `npm start` gives `eddy
+// serve` (bench/npm-start-flags.mjs); --server=inline runs both on one thread. Records are
 // --size bytes with partition keys drawn from --keys distinct keys ("partition-key-N"); per-shard
 // shaping is off (rateLimitPercent: Infinity): Eddy does not throttle here, and 150% of 4 shards
 // (6 MiB/s) would cap 100-byte records near 55,000/s. The application side keeps at most
@@ -41,6 +42,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { eddyWorkerOptions } from './npm-start-flags.mjs';
 import { threadId, threadsCpuSeconds } from './proc.mjs';
 
 const serverModule = new URL('../packages/server/dist/src/server.js', import.meta.url).href;
@@ -121,7 +123,7 @@ async function main() {
       endpoint = eddy.endpoint;
       stop = () => eddy.close();
     } else {
-      worker = new Worker(new URL(import.meta.url), { workerData: { dataDir, memory: a.storage === 'memory', expH2Window: a['exp-h2-window'] } });
+      worker = new Worker(new URL(import.meta.url), { workerData: { dataDir, memory: a.storage === 'memory', expH2Window: a['exp-h2-window'] }, ...eddyWorkerOptions() });
       endpoint = await new Promise((resolve, reject) => {
         worker.once('message', (m) => {
           workerTid = m.tid;

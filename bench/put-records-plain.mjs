@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { plainKinesis, putRecordsBodies } from './plain-http.mjs';
+import { npmStartFlags } from './npm-start-flags.mjs';
 import { cpuSeconds } from './proc.mjs';
 
 const { values: o } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '4' } } });
@@ -21,7 +22,7 @@ const connections = Number(o.connections);
 const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-plain-'));
 const main = fileURLToPath(new URL('../packages/server/dist/src/cli/main.js', import.meta.url));
 // With Node's flags as `npm start` gives them.
-const child = spawn(process.execPath, ['--max-semi-space-size=4', main, 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...npmStartFlags, main, 'serve', '--port', '0', '--data-dir', dir, '--no-throttle', '--state-delay-ms', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise((resolve, reject) => {
   let out = '';
   child.stdout.on('data', (d) => {
