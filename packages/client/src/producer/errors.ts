@@ -8,6 +8,8 @@ export const ProducerErrorCode = {
   RECORD_EXPIRED: 'ERR_EDDY_PRODUCER_RECORD_EXPIRED',
   /** Kinesis refused the record with an error retrying cannot fix. */
   RECORD_REJECTED: 'ERR_EDDY_PRODUCER_RECORD_REJECTED',
+  /** add() while maxInFlightBytes are in flight and as many again wait for room (ready() not awaited). */
+  BUFFER_FULL: 'ERR_EDDY_PRODUCER_BUFFER_FULL',
   /** put() after close(). */
   CLOSED: 'ERR_EDDY_PRODUCER_CLOSED',
   /** The producer's AbortSignal fired. */

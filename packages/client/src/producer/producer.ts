@@ -127,6 +127,8 @@ class KinesisProducer implements Producer {
   #keys = new Map<string, KeyState>();
   #waiters: Waiter[] = [];
   #waitersHead = 0;
+  /** Bytes of the records in #waiters from #waitersHead on. */
+  #waitingBytes = 0;
   /** ready() callers. */
   #readyWaiters: (() => void)[] = [];
   #retrying = new Set<{ timer: NodeJS.Timeout | undefined; recs: Rec[] }>();
@@ -188,6 +190,7 @@ class KinesisProducer implements Producer {
     this.#genCount++;
     if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
       // Back-pressure: wait (FIFO) until enough in-flight bytes are settled.
+      this.#waitingBytes += rec.size;
       this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
     } else this.#accept(rec, false);
     return p;
@@ -199,9 +202,17 @@ class KinesisProducer implements Producer {
     }
     if (!this.#o.onFailure) throw new ProducerError(ProducerErrorCode.INVALID_OPTION, 'onFailure: add() needs it, to report records that fail');
     const rec = this.#makeRec(record);
+    if (this.#waitingBytes > 0 && this.#waitingBytes + rec.size > this.#o.maxInFlightBytes) {
+      throw new ProducerError(
+        ProducerErrorCode.BUFFER_FULL,
+        `add: maxInFlightBytes (${this.#o.maxInFlightBytes}) are in flight for ${this.#o.streamLabel} and as many wait; await ready() when add() returns false`,
+        { retryable: true },
+      );
+    }
     rec.resolve = ADDED;
     this.#genCount++;
     if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
+      this.#waitingBytes += rec.size;
       this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
       return false;
     }
@@ -964,6 +975,7 @@ class KinesisProducer implements Producer {
       const w = this.#waiters[this.#waitersHead] as Waiter;
       if (!done(w.rec) && this.#inFlightBytes > 0 && this.#inFlightBytes + w.rec.size > this.#o.maxInFlightBytes) break;
       this.#waitersHead++;
+      this.#waitingBytes -= w.rec.size;
       w.go();
     }
     if (this.#waitersHead === this.#waiters.length) {
@@ -1005,6 +1017,7 @@ class KinesisProducer implements Producer {
     for (const w of this.#waiters.slice(this.#waitersHead)) this.#reject(w.rec, err);
     this.#waiters = [];
     this.#waitersHead = 0;
+    this.#waitingBytes = 0;
     this.#wakeReady();
     for (const r of this.#unrouted) this.#reject(r, err);
     this.#unrouted = [];

@@ -78,7 +78,8 @@ export interface Producer {
    * addUserRecord with the future ignored): a failure goes to options.onFailure, flush() waits for
    * it like for a put(). Throws a ProducerError for an invalid record or a closed producer. Returns
    * false when maxInFlightBytes is reached: the record is taken, and the caller should await
-   * ready() before adding more.
+   * ready() before adding more. Records added regardless wait, up to maxInFlightBytes of them; past
+   * that add() throws BUFFER_FULL (retryable) rather than buffer without bound.
    */
   add(record: ProducerRecord): boolean;
   /** Resolves once no record waits for room under maxInFlightBytes. */

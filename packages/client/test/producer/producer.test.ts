@@ -312,6 +312,27 @@ describe('producer against Eddy (throttling off)', () => {
     await plain.close();
   });
 
+  test('add(): records added without waiting for ready() are refused once maxInFlightBytes of them wait', async () => {
+    const stream = uniqueName('add-full');
+    await createStream(client, stream, 1);
+    const failures: unknown[] = [];
+    const producer = createProducer({ streamName: stream, client, lingerMs: 60_000, maxInFlightBytes: 20, onFailure: (e) => failures.push(e) });
+    // Records of 9 bytes (8 of data, a 1-byte key): two in flight, two waiting, then no more.
+    assert.equal(producer.add({ partitionKey: 'k', data: 'record-1' }), true);
+    assert.equal(producer.add({ partitionKey: 'k', data: 'record-2' }), true);
+    assert.equal(producer.add({ partitionKey: 'k', data: 'record-3' }), false);
+    assert.equal(producer.add({ partitionKey: 'k', data: 'record-4' }), false);
+    assert.throws(
+      () => producer.add({ partitionKey: 'k', data: 'record-5' }),
+      (e: unknown) => e instanceof ProducerError && e.code === ProducerErrorCode.BUFFER_FULL && e.retryable && /await ready\(\)/.test(e.message),
+    );
+    await producer.close();
+    assert.deepEqual(failures, []);
+    assert.equal(producer.metrics().userRecordsPut, 4);
+    await assertDelivered(client, stream, new Map([1, 2, 3, 4].map((i) => [`record-${i}`, 'k'])), 'exactly-once');
+    await deleteStream(client, stream);
+  });
+
   test('add(): an AbortSignal fails buffered and waiting records through onFailure and wakes ready()', async () => {
     const stream = uniqueName('add-abort');
     await createStream(client, stream, 1);
