@@ -5,7 +5,7 @@
 //                           [--keys=100000] [--mode=both|agg|plain] [--outstanding=80000]
 //                           [--server=worker|inline] [--storage=disk|memory] [--endpoint=URL]
 //                           [--http1] [--batch-bytes=N] [--linger=ms] [--exp-h2-window] [--verify]
-//                           [--client=own|producer] [--api=put|add]
+//                           [--client=own|producer] [--api=put|add] [--string-data]
 //
 // Without --endpoint an Eddy starts in this process with disk storage in a temp dir and throttling
 // off: by default in a worker thread (--server=worker), so that the server has the second core
@@ -21,6 +21,9 @@
 // (maxInFlightBytes = --outstanding records' worth; the loop awaits ready() when add() says so).
 // The promise per put() and the caller's reaction on it are most of what the young-generation GC
 // copies at these rates, because tens of thousands of puts are unsettled at any moment.
+//
+// --string-data gives each record's data as a string of --size ASCII characters instead of a
+// Buffer (the producer writes a string's UTF-8 straight into the aggregate).
 //
 // Reports user records/s (first put() to the last record stored), Kinesis records/s, the
 // producer's latency percentiles, how busy the main and Eddy event loops were, and on Linux the
@@ -104,6 +107,7 @@ async function main() {
       outstanding: { type: 'string', default: '80000' },
       client: { type: 'string', default: 'own' },
       api: { type: 'string', default: 'put' },
+      'string-data': { type: 'boolean', default: false },
     },
   });
   const { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, DeleteStreamCommand, ListShardsCommand, GetShardIteratorCommand, GetRecordsCommand } =
@@ -158,10 +162,10 @@ async function main() {
   const KEYS = Number(a.keys);
   const SHARDS = Number(a.shards);
   const keys = Array.from({ length: KEYS }, (_, i) => `partition-key-${i}`);
-  const payload = Buffer.alloc(SIZE, 0x61);
+  const payload = a['string-data'] ? 'a'.repeat(SIZE) : Buffer.alloc(SIZE, 0x61);
 
   console.log(
-    `node ${process.version}, ${a.api === 'add' ? 'add()' : 'put()'}, ${SHARDS} shards, ${SIZE}-byte records, ${KEYS} partition keys, server: ${a.endpoint ? a.endpoint : a.server === 'inline' ? 'in-process, same thread' : 'in-process, worker thread'} (${a.storage} storage, throttling off)`,
+    `node ${process.version}, ${a.api === 'add' ? 'add()' : 'put()'}, ${SHARDS} shards, ${SIZE}-byte records${a['string-data'] ? ' (string data)' : ''}, ${KEYS} partition keys, server: ${a.endpoint ? a.endpoint : a.server === 'inline' ? 'in-process, same thread' : 'in-process, worker thread'} (${a.storage} storage, throttling off)`,
   );
 
   async function run(label, aggregation, n) {

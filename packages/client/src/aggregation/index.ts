@@ -16,7 +16,8 @@ import {
 export interface UserRecord {
   partitionKey: string;
   explicitHashKey?: string | undefined;
-  data: Uint8Array;
+  /** Bytes, or a string sent as its UTF-8 bytes. */
+  data: Uint8Array | string;
 }
 
 /** One Kinesis record as PutRecords takes it. */
@@ -86,6 +87,8 @@ export class Aggregator<R extends UserRecord = UserRecord> {
   // tables and index arrays are reused from one aggregate to the next (only #records is handed out).
   #pkIdx = new Int32Array(64);
   #ehkIdx = new Int32Array(64);
+  /** Per record: its data's length in bytes (UTF-8 for a string). */
+  #dataLen = new Int32Array(64);
   #pkTable: string[] = [];
   #pkBytes = new Int32Array(64);
   #pkCount = 0;
@@ -129,7 +132,7 @@ export class Aggregator<R extends UserRecord = UserRecord> {
     if (count === 1) {
       // build() sends a lone record raw, as the KPL does.
       const r = this.#records[0];
-      if (r) return r.data.length + this.#firstPkBytes;
+      if (r) return (this.#dataLen[0] as number) + this.#firstPkBytes;
     }
     // Multi-record containers carry PartitionKey "a" (1 byte).
     return AGGREGATION_OVERHEAD + protoSize + 1;
@@ -140,9 +143,10 @@ export class Aggregator<R extends UserRecord = UserRecord> {
    * nothing) otherwise. An empty aggregator always accepts, so one oversized record still moves on
    * (it is sent raw). `partitionKeyBytes`, the UTF-8 length of the partition key, saves counting
    * it when the caller knows it; `keyHash`, any well-mixed hash of the partition key (the producer
-   * has its MD5), saves hashing it for the key table's cache.
+   * has its MD5), saves hashing it for the key table's cache; `dataBytes`, the data's length in
+   * bytes, saves counting a string's UTF-8 bytes.
    */
-  add(record: R, partitionKeyBytes?: number, keyHash?: number): boolean {
+  add(record: R, partitionKeyBytes?: number, keyHash?: number, dataBytes?: number): boolean {
     const count = this.#count;
     if (count >= this.maxCount) return false;
     const pk = record.partitionKey;
@@ -167,7 +171,9 @@ export class Aggregator<R extends UserRecord = UserRecord> {
         extra += fieldSize(Buffer.byteLength(ehk, 'utf8'));
       } else ehkIdx = i;
     }
-    extra += fieldSize(encodedRecordSize(pkIdx, ehkIdx, record.data.length));
+    const data = record.data;
+    const dataLen = dataBytes ?? (typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length);
+    extra += fieldSize(encodedRecordSize(pkIdx, ehkIdx, dataLen));
     const newProto = this.#protoSize + extra;
     if (count > 0 && AGGREGATION_OVERHEAD + newProto + 1 > this.maxBytes) return false;
     if (count === 0) this.#firstPkBytes = pkBytes;
@@ -188,11 +194,13 @@ export class Aggregator<R extends UserRecord = UserRecord> {
     if (count >= this.#pkIdx.length) {
       this.#pkIdx = grow(this.#pkIdx);
       this.#ehkIdx = grow(this.#ehkIdx);
+      this.#dataLen = grow(this.#dataLen);
     }
     this.#records[count] = record;
     this.#count = count + 1;
     this.#pkIdx[count] = pkIdx;
     this.#ehkIdx[count] = ehkIdx;
+    this.#dataLen[count] = dataLen;
     this.#protoSize = newProto;
     return true;
   }
@@ -219,7 +227,7 @@ export class Aggregator<R extends UserRecord = UserRecord> {
       out = {
         partitionKey: first.partitionKey,
         explicitHashKey: effectiveHashKey(first.partitionKey, first.explicitHashKey).toString(),
-        data: Buffer.isBuffer(first.data) ? first.data : Buffer.from(first.data.buffer, first.data.byteOffset, first.data.byteLength),
+        data: toBuffer(first.data),
       };
     } else {
       out = {
@@ -256,19 +264,22 @@ export class Aggregator<R extends UserRecord = UserRecord> {
     const recs = this.#records;
     const pkIdxs = this.#pkIdx;
     const ehkIdxs = this.#ehkIdx;
+    const dataLens = this.#dataLen;
     for (let i = 0; i < this.#count; i++) {
       const r = recs[i] as R;
       const pkIdx = pkIdxs[i] as number;
       const ehkIdx = ehkIdxs[i] as number;
+      const dataLen = dataLens[i] as number;
       pos = writeTag(buf, pos, 3, 2);
-      pos = writeVarint(buf, pos, encodedRecordSize(pkIdx, ehkIdx, r.data.length));
+      pos = writeVarint(buf, pos, encodedRecordSize(pkIdx, ehkIdx, dataLen));
       pos = writeTag(buf, pos, 1, 0);
       pos = writeVarint(buf, pos, pkIdx);
       if (ehkIdx >= 0) {
         pos = writeTag(buf, pos, 2, 0);
         pos = writeVarint(buf, pos, ehkIdx);
       }
-      pos = writeBytesField(buf, pos, 3, r.data);
+      const data = r.data;
+      pos = typeof data === 'string' ? writeStringField(buf, pos, 3, data, dataLen) : writeBytesField(buf, pos, 3, data);
     }
     if (pos !== KPL_MAGIC.length + protoSize) throw new Error(`aggregation: size mismatch ${pos} != ${KPL_MAGIC.length + protoSize}`);
     if (!deferred) writeDigest(buf);
@@ -310,6 +321,12 @@ function keySlot(s: string): number {
   return (h ^ (h >>> 15)) & (PK_SLOTS - 1);
 }
 
+/** A record's data as a Buffer (a view of its bytes, or a string's UTF-8). */
+function toBuffer(data: Uint8Array | string): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
 function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);
   b.set(a);
@@ -341,10 +358,6 @@ export function aggregatedSize(records: readonly UserRecord[]): number {
   const agg = new Aggregator({ maxBytes: Number.MAX_SAFE_INTEGER });
   for (const r of records) agg.add(r);
   return agg.containerSize;
-}
-
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
 /** Whether `data` starts with the KPL magic and is long enough to hold a digest (checklist 2.3 step 1). */

@@ -263,6 +263,45 @@ describe('properties', () => {
     );
   });
 
+  test('string data goes in as its UTF-8 bytes: the same containers, sizes and limits as with Buffers', () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 300, unit: 'grapheme' }),
+      fc.string({ maxLength: 100, unit: 'binary' }),
+      fc.constantFrom('', 'ascii only, longer than sixty-four characters, written by Buffer#write', 'é✓😀', '\ud800 lone surrogate'),
+    );
+    const rec = fc.record(
+      { partitionKey: fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }), explicitHashKey: hashKeyArb, data: fc.oneof(text, text, fc.uint8Array({ maxLength: 300 })) },
+      { requiredKeys: ['partitionKey', 'data'] },
+    );
+    const bytes = (r: UserRecord): UserRecord => ({ ...r, data: typeof r.data === 'string' ? Buffer.from(r.data, 'utf8') : r.data });
+    fc.assert(
+      fc.property(fc.array(rec, { minLength: 1, maxLength: 40 }), fc.integer({ min: 64, max: 4096 }), (records, maxBytes) => {
+        const asBytes = records.map(bytes);
+        assert.ok(aggregate(records).data.equals(aggregate(asBytes).data));
+        assert.equal(aggregatedSize(records), aggregatedSize(asBytes));
+        const a = new Aggregator({ maxBytes });
+        const b = new Aggregator({ maxBytes });
+        const same = (): void => {
+          const x = a.build();
+          const y = b.build();
+          assert.equal(x.partitionKey, y.partitionKey);
+          assert.equal(x.explicitHashKey, y.explicitHashKey);
+          assert.ok(x.data.equals(y.data));
+        };
+        records.forEach((r, i) => {
+          const took = a.add(r);
+          assert.equal(took, b.add(asBytes[i] as UserRecord));
+          if (!took) {
+            same();
+            assert.ok(a.add(r) && b.add(asBytes[i] as UserRecord));
+          }
+          assert.equal(a.size, b.size);
+        });
+        same();
+      }),
+    );
+  });
+
   test('Aggregator never exceeds maxBytes once it holds two records, and its size is exact', () => {
     fc.assert(
       fc.property(fc.integer({ min: 64, max: 4096 }), fc.array(userRecordArb, { minLength: 1, maxLength: 60 }), (maxBytes, records) => {

@@ -192,6 +192,34 @@ describe('producer against Eddy (throttling off)', () => {
     await deleteStream(client, stream);
   });
 
+  for (const aggregation of [true, false]) {
+    test(`string data arrives as its UTF-8 bytes (${aggregation ? 'aggregated' : 'not aggregated'}; put and add)`, async () => {
+      const stream = uniqueName('utf8');
+      await createStream(client, stream, 2);
+      const producer = createProducer({ streamName: stream, client, aggregation, lingerMs: 5, onFailure: (e) => assert.fail(e) });
+      const texts = ['plain ascii', 'é and ü', '✓ check', '😀 emoji', 'mixed ascii, then 日本語 text, long enough to be written by Buffer#write and not the loop'];
+      const expected = new Map<string, string>();
+      const puts: Promise<PutResult>[] = [];
+      for (let i = 0; i < 200; i++) {
+        const data = `${texts[i % texts.length]} #${i}`;
+        expected.set(data, `k${i % 7}`);
+        if (i % 2 === 0) puts.push(producer.put({ partitionKey: `k${i % 7}`, data }));
+        else producer.add({ partitionKey: `k${i % 7}`, data });
+      }
+      await Promise.all(puts);
+      await producer.close();
+      // A lone record (an aggregate of one goes raw) from a producer of its own.
+      const lone = createProducer({ streamName: stream, client, aggregation });
+      await lone.put({ partitionKey: 'solo', data: 'seul à bord ⛵' });
+      await lone.close();
+      expected.set('seul à bord ⛵', 'solo');
+      const m = producer.metrics();
+      assert.equal(m.userRecordsPut, 200);
+      await assertDelivered(client, stream, expected, 'exactly-once');
+      await deleteStream(client, stream);
+    });
+  }
+
   test('records routed while flush() waits still share aggregates (parked until the shard map came)', async () => {
     const stream = uniqueName('flush-agg');
     await createStream(client, stream, 2);
