@@ -133,8 +133,9 @@ export interface ShardChunk {
   readonly bytes: Buffer;
   /** Frame start of each record within `bytes`. */
   readonly offsets: number[];
-  /** The records, their data in `bytes` (our own copy, never the caller's buffer). */
-  readonly records: LogRecord[];
+  /** Each record's position and arrival (the index notes them once the round is durable). */
+  readonly positions: bigint[];
+  readonly arrivals: number[];
   readonly first: bigint;
   readonly last: bigint;
 }
@@ -183,7 +184,8 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
     const bytes = Buffer.allocUnsafeSlow(g.bytes);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const offsets = new Array<number>(g.idx.length);
-    const records = new Array<LogRecord>(g.idx.length);
+    const positions = new Array<bigint>(g.idx.length);
+    const arrivals = new Array<number>(g.idx.length);
     let at = 0;
     for (let j = 0; j < g.idx.length; j++) {
       const { record } = entries[g.idx[j]!]!;
@@ -203,13 +205,13 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
       at += RECORD_FIXED_BYTES;
       if (pk > 0) at += writeKey(bytes, at, record.partitionKey, pk);
       bytes.set(record.data, at);
-      const dataStart = at;
       at += record.data.byteLength;
       dv.setUint32(start + 4, crcOf(bytes, body, at), true);
       offsets[j] = start;
-      records[j] = new LogRecord(record.position, arrival, record.keyId, record.partitionKey, bytes, dataStart, at - dataStart);
+      positions[j] = record.position;
+      arrivals[j] = arrival;
     }
-    out.push({ shard: g.shard, key, bytes, offsets, records, first: records[0]!.position, last: g.last });
+    out.push({ shard: g.shard, key, bytes, offsets, positions, arrivals, first: positions[0]!, last: g.last });
   }
   return out;
 }

@@ -703,14 +703,13 @@ export class SegmentLogStore implements LogStore {
     let at = w.at + ROUND_PART_FRAME_BYTES;
     let cached = 0;
     for (const c of chunks) {
-      const n = c.records.length;
+      const n = c.offsets.length;
       for (let j = 0; j < n; j++) {
-        const r = c.records[j]!;
         const start = c.offsets[j]!;
         const end = j + 1 < n ? c.offsets[j + 1]! : c.bytes.length;
-        st.noteRecord(r.position, r.arrivalMs, seg.seq, at + start, end - start);
-        cached += st.cacheAdd(r, TAIL_CACHE_PER_SHARD);
+        st.noteRecord(c.positions[j]!, c.arrivals[j]!, seg.seq, at + start, end - start);
       }
+      cached += st.cacheAdd(c.bytes, c.offsets, TAIL_CACHE_PER_SHARD);
       at += c.bytes.length;
     }
     seg.size = at;
@@ -737,17 +736,8 @@ export class SegmentLogStore implements LogStore {
     const max = Math.min(limits.maxRecords, 2 ** 32);
     const maxBytes = limits.maxBytes;
     let bytes = 0;
-    const c = st.cacheFrom(p);
-    if (c >= 0) {
-      const cache = st.cache;
-      for (let i = c; i < cache.length; i++) {
-        const r = cache[i]!;
-        out.push(r);
-        bytes += r.dataLength + Buffer.byteLength(r.partitionKey, 'utf8');
-        if (out.length >= max || bytes >= maxBytes) break;
-      }
-      return out;
-    }
+    const cached = st.cacheRead(p, max, maxBytes);
+    if (cached !== undefined) return cached;
     const e = st.entryForPosition(p);
     await this.#walk(st, st.idxSeq[e]!, st.idxOff[e]!, true, READ_FIRST_BYTES, (buf, body, bodyLen) => {
       if (recordPosition(buf, body) < p) return true;
