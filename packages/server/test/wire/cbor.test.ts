@@ -578,7 +578,11 @@ describe('CBOR properties', () => {
 // Cross-check with the AWS SDK's own CBOR codec (@smithy/core/cbor, from @aws-sdk/client-kinesis)
 // ---------------------------------------------------------------------------------------------
 
-/** JSON-like values both codecs agree on: no tags, no undefined, no -0 and no bigints. */
+/**
+ * JSON-like values both codecs agree on: no tags, no undefined, no -0 and no bigints, and no
+ * "__proto__" key (fast-check offers it now and then; the SDK's decoder assigns keys to a plain
+ * object, where that one sets the prototype instead of adding a member).
+ */
 const { value: plainValue } = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -589,7 +593,11 @@ const { value: plainValue } = fc.letrec<{ value: unknown }>((tie) => ({
     fc.boolean(),
     fc.constant(null),
     fc.array(tie('value'), { maxLength: 6 }),
-    fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), tie('value'), { maxKeys: 6, noNullPrototype: true }),
+    fc.dictionary(
+      fc.string({ unit: 'binary', maxLength: 10 }).filter((k) => k !== '__proto__'),
+      tie('value'),
+      { maxKeys: 6, noNullPrototype: true },
+    ),
   ),
 }));
 
