@@ -1100,6 +1100,8 @@ function effectiveHashKeyOf(r: Rec): string {
 // put() time stamps: performance.now() costs ~0.1 µs, a tenth of a put(). One reading serves up
 // to CLOCK_REUSE puts of the same synchronous run (a microtask ends its validity), so a stamp is
 // early by at most the time those puts took, far below lingerMs or recordTtlMs granularity.
+// Whole milliseconds (early by under 1 ms more): a small integer in the record instead of a boxed
+// double, 16 bytes less for each record in flight (for the 24.8 days it fits).
 const CLOCK_REUSE = 32;
 const RESOLVED = Promise.resolve();
 let clockValue = 0;
@@ -1112,7 +1114,7 @@ function clock(): number {
     clockUses--;
     return clockValue;
   }
-  clockValue = performance.now();
+  clockValue = Math.floor(performance.now());
   clockUses = CLOCK_REUSE - 1;
   // A V8 microtask: queueMicrotask() would also make an AsyncResource each time.
   void RESOLVED.then(clockExpire);
