@@ -36,6 +36,25 @@ describe('hash keys', () => {
     assert.equal(partitionKeyHash('a').toString(), BigInt('0x0cc175b9c0f1b6a831c399e269772661').toString());
   });
 
+  it('hashes ASCII keys of every length around the one-block limit as node:crypto does', () => {
+    const md5 = (pk: string) => BigInt(`0x${createHash('md5').update(Buffer.from(pk, 'utf8')).digest('hex')}`);
+    for (let n = 1; n <= 80; n++) {
+      for (const fill of ['k', '~', '0123456789abcdef']) {
+        const pk = fill.repeat(n).slice(0, n);
+        assert.equal(partitionKeyHash(pk), md5(pk), `${n} characters of ${fill}`);
+        // One non-ASCII character anywhere takes the UTF-8 path.
+        const mixed = `${pk.slice(0, n - 1)}é`;
+        assert.equal(partitionKeyHash(mixed), md5(mixed), `${n} characters ending in é`);
+      }
+    }
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 70, unit: 'binary-ascii' }), (pk) => {
+        assert.equal(partitionKeyHash(pk), md5(pk));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('parses hash keys within [0, 2^128-1] only', () => {
     assert.equal(parseHashKey('0'), 0n);
     assert.equal(parseHashKey(MAX_HASH_KEY.toString()), MAX_HASH_KEY);
