@@ -27,23 +27,12 @@ const out = new Uint32Array(4);
  * next call: routing compares these against shard boundaries without allocating a BigInt.
  */
 export function md5Words(s: string): Uint32Array {
-  // One 64-byte block holds up to 55 bytes of message; a UTF-8 character takes at most 3 bytes
-  // per UTF-16 unit, so 18 units always fit.
-  if (s.length > 18) {
-    const { written } = enc.encodeInto(s, block.subarray(0, 56));
-    if (written === undefined || written > 55 || enc.encodeInto(s, block.subarray(0, 56)).read !== s.length) {
-      return fromDigest(hash('md5', s, 'buffer') as unknown as Buffer);
-    }
-  }
-  return words4(s);
-}
-
-function words4(s: string): Uint32Array {
   const n = s.length;
   if (n <= 55 && asciiWords(s, n)) return compress();
+  // One 64-byte block holds up to 55 bytes of message; anything longer goes to node:crypto.
   block.fill(0);
   const { read, written } = enc.encodeInto(s, block);
-  if (read !== s.length || written > 55) return fromDigest(hash('md5', s, 'buffer') as unknown as Buffer);
+  if (read !== n || written > 55) return fromDigest(hash('md5', s, 'buffer') as unknown as Buffer);
   block[written] = 0x80;
   for (let i = 0; i < 14; i++) words[i] = block[i * 4]! | (block[i * 4 + 1]! << 8) | (block[i * 4 + 2]! << 16) | (block[i * 4 + 3]! << 24);
   words[14] = written * 8;
