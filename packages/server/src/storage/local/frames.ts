@@ -92,38 +92,15 @@ export function checkShard(s: ShardRef): void {
 
 export const shardKey = (s: ShardRef): string => `${s.streamId}/${s.shardIndex}`;
 
-/**
- * A record as decoded from a frame, or as kept in the tail cache. Its data is a view of the
- * buffer the frame is in, made when asked for: every appended record becomes one of these, and
- * most are never read from the cache, so the view (a typed array of ~100 bytes of heap) would be
- * garbage the young generation copies for nothing.
- */
+/** A record as decoded from a frame (on a read: from a file, or from the tail cache's frames). */
 export class LogRecord implements StoredRecord {
-  readonly #buf: Buffer;
-  readonly #dataStart: number;
-  readonly #dataLength: number;
-
   constructor(
     readonly position: bigint,
     readonly arrivalMs: number,
     readonly keyId: number,
     readonly partitionKey: string,
-    buf: Buffer,
-    dataStart: number,
-    dataLength: number,
-  ) {
-    this.#buf = buf;
-    this.#dataStart = dataStart;
-    this.#dataLength = dataLength;
-  }
-
-  get data(): Buffer {
-    return this.#buf.subarray(this.#dataStart, this.#dataStart + this.#dataLength);
-  }
-
-  get dataLength(): number {
-    return this.#dataLength;
-  }
+    readonly data: Buffer,
+  ) {}
 }
 
 /** The frames of one append for one shard: one buffer, and where each record starts in it. */
@@ -298,8 +275,6 @@ export function decodeRecord(buf: Buffer, body: number, bodyLen: number): LogRec
     buf.readUIntLE(body + 9, 6),
     buf.readUInt32LE(body + 15),
     buf.toString('utf8', body + RECORD_FIXED_BYTES, pkEnd),
-    buf,
-    pkEnd,
-    body + bodyLen - pkEnd,
+    buf.subarray(pkEnd, body + bodyLen),
   );
 }
