@@ -322,7 +322,7 @@ function keySlot(s: string): number {
 }
 
 /** A record's data as a Buffer (a view of its bytes, or a string's UTF-8). */
-function toBuffer(data: Uint8Array | string): Buffer {
+export function toBuffer(data: Uint8Array | string): Buffer {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

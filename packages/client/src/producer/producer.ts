@@ -2,7 +2,7 @@
 // Mirrors the KPL's pipeline (Aggregator, Collector, Limiter, Retrier; checklist 2) in one event
 // loop: the expensive parts (MD5, serialisation) happen once per record or once per aggregate.
 import type { PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
-import { AGGREGATION_OVERHEAD, Aggregator } from '../aggregation/index.js';
+import { AGGREGATION_OVERHEAD, Aggregator, toBuffer } from '../aggregation/index.js';
 import { ProducerError, ProducerErrorCode } from './errors.js';
 import { completeDigest, deferredDigest, submitDigest } from './digest-offload.js';
 import { FastBody } from './fast-body.js';
@@ -177,11 +177,7 @@ class KinesisProducer implements Producer {
   // ---- public API ----
 
   put(record: ProducerRecord): Promise<PutResult> {
-    if (this.#closed) {
-      return Promise.reject(
-        new ProducerError(this.#aborted ? ProducerErrorCode.ABORTED : ProducerErrorCode.CLOSED, `put: the producer for ${this.#o.streamLabel} is ${this.#aborted ? 'aborted' : 'closed'}`),
-      );
-    }
+    if (this.#closed) return Promise.reject(this.#closedError('put'));
     let rec: Rec;
     try {
       rec = this.#makeRec(record);
@@ -190,19 +186,12 @@ class KinesisProducer implements Producer {
     }
     const p = new Promise<PutResult>(capture);
     rec.resolve = captured;
-    this.#genCount++;
-    if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
-      // Back-pressure: wait (FIFO) until enough in-flight bytes are settled.
-      this.#waitingBytes += rec.size;
-      this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
-    } else this.#accept(rec, false);
+    this.#enter(rec);
     return p;
   }
 
   add(record: ProducerRecord): boolean {
-    if (this.#closed) {
-      throw new ProducerError(this.#aborted ? ProducerErrorCode.ABORTED : ProducerErrorCode.CLOSED, `add: the producer for ${this.#o.streamLabel} is ${this.#aborted ? 'aborted' : 'closed'}`);
-    }
+    if (this.#closed) throw this.#closedError('add');
     if (!this.#o.onFailure) throw new ProducerError(ProducerErrorCode.INVALID_OPTION, 'onFailure: add() needs it, to report records that fail');
     const rec = this.#makeRec(record);
     if (this.#waitingBytes > 0 && this.#waitingBytes + rec.size > this.#o.maxInFlightBytes) {
@@ -213,14 +202,7 @@ class KinesisProducer implements Producer {
       );
     }
     rec.resolve = ADDED;
-    this.#genCount++;
-    if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
-      this.#waitingBytes += rec.size;
-      this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
-      return false;
-    }
-    this.#accept(rec, false);
-    return true;
+    return this.#enter(rec);
   }
 
   ready(): Promise<void> {
@@ -267,6 +249,25 @@ class KinesisProducer implements Producer {
 
   // ---- intake ----
 
+  #closedError(op: string): ProducerError {
+    return new ProducerError(this.#aborted ? ProducerErrorCode.ABORTED : ProducerErrorCode.CLOSED, `${op}: the producer for ${this.#o.streamLabel} is ${this.#aborted ? 'aborted' : 'closed'}`);
+  }
+
+  /**
+   * A new record enters the pipeline at once, or, past maxInFlightBytes (or behind records that
+   * already wait), waits in FIFO order until enough in-flight bytes are settled. True if it entered.
+   */
+  #enter(rec: Rec): boolean {
+    this.#genCount++;
+    if (this.#waiters.length > this.#waitersHead || (this.#inFlightBytes > 0 && this.#inFlightBytes + rec.size > this.#o.maxInFlightBytes)) {
+      this.#waitingBytes += rec.size;
+      this.#waiters.push({ rec, go: () => this.#accept(rec, true) });
+      return false;
+    }
+    this.#accept(rec, false);
+    return true;
+  }
+
   #makeRec(r: ProducerRecord): Rec {
     if (typeof r !== 'object' || r === null) throw invalid('record: must be { partitionKey, data, explicitHashKey? }');
     const pk = r.partitionKey;
@@ -281,7 +282,7 @@ class KinesisProducer implements Producer {
       data = r.data;
       dataBytes = Buffer.byteLength(data, 'utf8');
     } else if (r.data instanceof Uint8Array) {
-      data = Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+      data = toBuffer(r.data);
       dataBytes = data.length;
     } else throw invalid('data: must be a Uint8Array or a string');
     const ehk = r.explicitHashKey;
@@ -507,7 +508,7 @@ class KinesisProducer implements Producer {
       recs: [rec],
       partitionKey: rec.partitionKey,
       explicitHashKey: rec.explicitHashKey,
-      data: typeof rec.data === 'string' ? Buffer.from(rec.data, 'utf8') : rec.data,
+      data: toBuffer(rec.data),
       size: rec.size,
       aggregated: false,
       full: false,
