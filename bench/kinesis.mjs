@@ -41,7 +41,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
 import { plainKinesis } from './plain-http.mjs';
 import { npmStartFlags } from './npm-start-flags.mjs';
-import { cpuSeconds, rssMiB } from './proc.mjs';
+import { cpuSeconds, machineCpu, machineShare, rssMiB } from './proc.mjs';
 
 const here = fileURLToPath(import.meta.url);
 const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
@@ -225,6 +225,8 @@ async function main() {
       }),
     );
     const cpu0 = pid ? cpuSeconds(pid) : 0;
+    const clientCpu0 = cpuSeconds(process.pid);
+    const machine0 = machineCpu();
     const t0 = Date.now();
     const deadline = t0 + seconds * 1000;
     const jobs = starts.map((go) => go(deadline));
@@ -232,13 +234,18 @@ async function main() {
     const elapsed = (Date.now() - t0) / 1000;
     const records = rs.reduce((a, r) => a + r.records, 0);
     const cpu = pid ? cpuSeconds(pid) - cpu0 : NaN;
+    const clientCpu = cpuSeconds(process.pid) - clientCpu0;
+    const machine = machineShare(machine0, machineCpu());
     results[`write-${transport}`] = {
       recordsPerSec: Math.round(records / elapsed),
       MiBPerSec: +((records * size) / elapsed / 1048576).toFixed(1),
       serverCpuMicrosPerRecord: +((cpu / records) * 1e6).toFixed(2),
       serverCpuPercent: Math.round((cpu / elapsed) * 100),
+      // Every thread of this process: the producers (in worker threads or not) and their GC.
+      clientCpuMicrosPerRecord: +((clientCpu / records) * 1e6).toFixed(2),
       failed: rs.reduce((a, r) => a + r.failed, 0),
       rssMiB: pid ? rssMiB(pid) : undefined,
+      machinePercent: machine,
     };
     console.log(`write ${transport}:`, JSON.stringify(results[`write-${transport}`]));
   }

@@ -48,3 +48,25 @@ export function threadsCpuSeconds() {
   }
   return out;
 }
+
+/** The machine's CPU time counters (/proc/stat, all CPUs), for machineShare. */
+export function machineCpu() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { user: f[0] + f[1], system: f[2] + f[5] + f[6], idle: f[3] + f[4], steal: f[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How the machine's CPUs spent the time between two machineCpu snapshots, in percent: user,
+ * system (with interrupts), idle (with I/O wait) and steal (taken by the hypervisor: on a busy
+ * host it can make a run slow for reasons outside it).
+ */
+export function machineShare(a, b) {
+  if (a === undefined || b === undefined) return undefined;
+  const d = Object.fromEntries(Object.keys(a).map((k) => [k, b[k] - a[k]]));
+  const total = Object.values(d).reduce((x, y) => x + y, 0) || 1;
+  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k, Math.round((100 * v) / total)]));
+}

@@ -41,6 +41,25 @@ export function md5Words(s: string): Uint32Array {
 }
 
 /**
+ * MD5 of bytes [start, end) of a buffer (a partition key already in UTF-8, as the PutRecords fast
+ * path leaves it), as md5Words gives it, in the same reused buffer.
+ */
+export function md5WordsOfBytes(b: Uint8Array, start: number, end: number): Uint32Array {
+  const n = end - start;
+  if (n > 55) return fromDigest(hash('md5', b.subarray(start, end), 'buffer') as unknown as Buffer);
+  const full = n >> 2;
+  let k = 0;
+  for (let i = start; k < full; k++, i += 4) words[k] = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+  let last = 0;
+  for (let i = start + (k << 2), sh = 0; i < end; i++, sh += 8) last |= b[i]! << sh;
+  words[k] = last | (0x80 << ((n & 3) << 3));
+  for (k++; k < 14; k++) words[k] = 0;
+  words[14] = n * 8;
+  words[15] = 0;
+  return compress();
+}
+
+/**
  * An ASCII key of up to 55 characters (most keys) fills the message words straight from its
  * characters, padding included: no encoder call, no byte block. False for any other character.
  */

@@ -62,6 +62,9 @@ function limbsOf(v: bigint): Int32Array {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_U32 = 0xffff_ffff;
+/** A first position at or under this plus any u32 offset is still a safe integer. */
+const SAFE_FIRST = MAX_SAFE - BigInt(MAX_U32);
 /** 2^80, the weight of the position field: 25 digits, 7 limbs. */
 const POSITION_WEIGHT = limbsOf(1n << 80n);
 
@@ -88,13 +91,44 @@ export class SequenceEncoder {
     if (position < 0n || position > MAX_SAFE) {
       return encodeSequenceNumber({ shardCreatedSec: this.#createdSec, shardIndex: this.#shardIndex, position, arrivalSec });
     }
+    return this.#encode(Number(position), arrivalSec);
+  }
+
+  /** encode(first + offset), without a BigInt per record: offset is a small non-negative integer. */
+  encodeAt(first: bigint, offset: number, arrivalSec: number): SequenceNumber {
+    if (first < 0n || first > SAFE_FIRST || !(offset >= 0 && offset <= MAX_U32)) return this.encode(first + BigInt(offset), arrivalSec);
+    return this.#encode(Number(first) + offset, arrivalSec);
+  }
+
+  /**
+   * Writes the digits of encodeAt(first, offset, arrivalSec) into buf at `at` (room for 60 bytes
+   * needed); returns where they end.
+   */
+  writeAt(first: bigint, offset: number, arrivalSec: number, buf: Uint8Array, at: number): number {
+    if (first < 0n || first > SAFE_FIRST || !(offset >= 0 && offset <= MAX_U32)) {
+      const s = this.encode(first + BigInt(offset), arrivalSec);
+      for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+      return at;
+    }
+    return this.#digits(this.#limbs(Number(first) + offset, arrivalSec), buf, at);
+  }
+
+  /** position: a safe integer. */
+  #encode(position: number, arrivalSec: number): SequenceNumber {
+    const t = this.#text;
+    const end = this.#digits(this.#limbs(position, arrivalSec), t, 0);
+    return t.toString('latin1', 0, end) as SequenceNumber;
+  }
+
+  /** The number's limbs, normalised, in a reused array. position: a safe integer. */
+  #limbs(position: number, arrivalSec: number): Int32Array {
     if (arrivalSec !== this.#arrivalSec) {
       const zero = encodeSequenceNumber({ shardCreatedSec: this.#createdSec, shardIndex: this.#shardIndex, position: 0n, arrivalSec });
       this.#base = limbsOf(BigInt(zero));
       this.#arrivalSec = arrivalSec;
     }
     // position < 2^53: four limbs. Every sum below stays under 2^31.
-    let p = Number(position);
+    let p = position;
     const p0 = p % LIMB;
     p = (p - p0) / LIMB;
     const p1 = p % LIMB;
@@ -118,9 +152,18 @@ export class SequenceEncoder {
       carry = (x / LIMB) | 0;
       r[i] = x - carry * LIMB;
     }
-    const t = this.#text;
-    let at = 0;
-    for (let i = LIMBS - 1; i >= 0; i--) {
+    return r;
+  }
+
+  /** Prints normalised limbs as decimal digits, without leading zeros, into t at `at`; returns the end. */
+  #digits(r: Int32Array, t: Uint8Array, at: number): number {
+    let top = LIMBS - 1;
+    while (top > 0 && r[top] === 0) top--;
+    // The top limb without its leading zeros (a zero number prints as "0").
+    const k0 = r[top]! * 4;
+    const skip = r[top]! >= 1000 ? 0 : r[top]! >= 100 ? 1 : r[top]! >= 10 ? 2 : 3;
+    for (let d = skip; d < 4; d++) t[at++] = DIGITS[k0 + d]!;
+    for (let i = top - 1; i >= 0; i--) {
       const k = r[i]! * 4;
       t[at] = DIGITS[k]!;
       t[at + 1] = DIGITS[k + 1]!;
@@ -128,9 +171,7 @@ export class SequenceEncoder {
       t[at + 3] = DIGITS[k + 3]!;
       at += 4;
     }
-    let lead = 0;
-    while (lead < at - 1 && t[lead] === 0x30) lead++;
-    return t.toString('latin1', lead, at) as SequenceNumber;
+    return at;
   }
 }
 

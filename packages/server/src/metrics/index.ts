@@ -1,3 +1,5 @@
+import { RecordBatch } from '../core/record-batch.js';
+import { WriteOutcome } from '../streams/write.js';
 import { EventStreamOutput, type Invocation, type Request, type Response, type ServiceBinding } from '../wire/dispatch.js';
 import { PROMETHEUS_CONTENT_TYPE, promName, type Registry } from './registry.js';
 
@@ -64,15 +66,22 @@ export function instrumentBinding(binding: ServiceBinding, registry: Registry): 
       incomingBytes.inc({ StreamName: name }, data instanceof Uint8Array ? data.byteLength : 0);
       return;
     }
-    const input = Array.isArray(inv.input.Records) ? (inv.input.Records as { Data?: unknown }[]) : [];
-    const results = Array.isArray(out.Records) ? (out.Records as { ErrorCode?: unknown }[]) : [];
+    // The records come as columns (the fast path) or objects, the results as an outcome (JSON) or objects.
+    const input = inv.input.Records;
+    const results = out.Records;
+    if (!(input instanceof RecordBatch || Array.isArray(input)) || !(results instanceof WriteOutcome || Array.isArray(results))) return;
+    const n = input instanceof RecordBatch ? input.count : input.length;
     let records = 0;
     let bytes = 0;
-    input.forEach((r, i) => {
-      if (results[i]?.ErrorCode !== undefined) return;
+    for (let i = 0; i < n; i++) {
+      if (results instanceof WriteOutcome ? results.isFailed(i) : (results[i] as { ErrorCode?: unknown } | undefined)?.ErrorCode !== undefined) continue;
       records++;
-      if (r.Data instanceof Uint8Array) bytes += r.Data.byteLength;
-    });
+      if (input instanceof RecordBatch) bytes += input.dataBytes(i);
+      else {
+        const data = (input[i] as { Data?: unknown } | undefined)?.Data;
+        if (data instanceof Uint8Array) bytes += data.byteLength;
+      }
+    }
     if (records > 0) {
       incomingRecords.inc({ StreamName: name }, records);
       incomingBytes.inc({ StreamName: name }, bytes);

@@ -27,6 +27,30 @@ export interface AppendEntry {
   readonly record: StoredRecord;
 }
 
+/**
+ * An append given column by column, the PutRecords hot path: the records' bytes stay in two
+ * buffers and are found by offsets, with no object per record. Record i's data is
+ * data[bounds[4i], bounds[4i+1]) and its partition key (UTF-8) keys[bounds[4i+2], bounds[4i+3]).
+ * The records of a part go to its shard in the order given, at positions first, first + 1, ...,
+ * all arriving at arrivalMs.
+ */
+export interface ColumnAppend {
+  /** Local key-store id of the data key that encrypted every record's data; 0 when stored in clear. */
+  readonly keyId: number;
+  readonly data: Buffer;
+  readonly keys: Buffer;
+  readonly bounds: Int32Array;
+  readonly parts: readonly ColumnPart[];
+}
+
+export interface ColumnPart {
+  readonly shard: ShardRef;
+  readonly first: bigint;
+  readonly arrivalMs: number;
+  /** Indexes of the part's records in the columns. */
+  readonly records: readonly number[];
+}
+
 export interface ReadLimits {
   /** At most this many records. */
   readonly maxRecords: number;
@@ -41,6 +65,8 @@ export interface LogStore {
    * of the call is present or none is. Positions must be strictly increasing per shard across calls.
    */
   append(entries: readonly AppendEntry[]): Promise<void>;
+  /** `append`, with the records given column by column; the same guarantees. */
+  appendColumns(batch: ColumnAppend): Promise<void>;
   /** Records of one shard with position >= from, in position order, within limits. */
   read(shard: ShardRef, from: bigint, limits: ReadLimits): Promise<StoredRecord[]>;
   /** The highest stored position of a shard, or undefined if it holds none. */

@@ -5,11 +5,19 @@ import { evenRanges } from '../core/hash-key.js';
 import { toWords } from '../core/md5.js';
 import { shardIdOf, streamArn } from '../core/ids.js';
 import { SequenceEncoder, encodeSequenceNumber, type SequenceNumber, shardStartingSequenceNumber } from '../core/sequence-number.js';
-import type { MetaStore, ShardRef, Storage, StoredRecord } from '../storage/types.js';
+import type { ColumnPart, MetaStore, ShardRef, Storage, StoredRecord } from '../storage/types.js';
 import { KeyStore } from './key-store.js';
+import type { RecordBatch } from '../core/record-batch.js';
 import { MiB, ShardLimits, TokenBucket } from './throttle.js';
 import { TokenSealer } from './tokens.js';
 import { type ConsumerMeta, type PendingChange, type ShardMeta, type StreamMeta, StreamMode, StreamStatus } from './types.js';
+
+/** Where an append put each admitted record: part `part[k]`, `rank[k]` records after the part's first. */
+export interface Placement {
+  readonly parts: readonly ColumnPart[];
+  readonly part: Int32Array;
+  readonly rank: Int32Array;
+}
 
 export interface StreamsOptions {
   readonly clock: Clock;
@@ -632,60 +640,103 @@ export class StreamsService {
   }
 
   sequenceNumber(s: ShardMeta, position: bigint, arrivalMs: number): SequenceNumber {
+    return this.#encoder(s).encode(position, Math.floor(arrivalMs / 1000));
+  }
+
+  /** The sequence number of the record `rank` positions after `first` in shard s. */
+  sequenceNumberAt(s: ShardMeta, first: bigint, rank: number, arrivalMs: number): SequenceNumber {
+    return this.#encoder(s).encodeAt(first, rank, Math.floor(arrivalMs / 1000));
+  }
+
+  /** sequenceNumberAt's digits written into buf at `at` (60 bytes of room); returns their end. */
+  writeSequenceNumberAt(s: ShardMeta, first: bigint, rank: number, arrivalMs: number, buf: Uint8Array, at: number): number {
+    return this.#encoder(s).writeAt(first, rank, Math.floor(arrivalMs / 1000), buf, at);
+  }
+
+  #encoder(s: ShardMeta): SequenceEncoder {
     let enc = this.#sequenceEncoders.get(s);
     if (enc === undefined) {
       enc = new SequenceEncoder(Math.floor(s.createdMs / 1000), s.index);
       this.#sequenceEncoders.set(s, enc);
     }
-    return enc.encode(position, Math.floor(arrivalMs / 1000));
+    return enc;
   }
 
   /**
-   * Appends records that were already routed and admitted. Positions are allocated here, in call
-   * order, so they are strictly increasing per shard; the promise resolves once all are durable.
+   * Appends records that were already routed and admitted (`admitted`: their indexes in `batch`,
+   * in call order; `shards[i]`: record i's shard). Positions are allocated here, in call order, so
+   * they are strictly increasing per shard; the promise resolves once all are durable, with where
+   * each admitted record went: part `part[k]` of the append, `rank[k]` records after its first.
    */
   async append(
     st: StreamState,
-    records: readonly { readonly PartitionKey: string; readonly Data: Uint8Array }[],
+    batch: RecordBatch,
     shards: readonly ShardMeta[],
     admitted: readonly number[],
     keyRef: number,
-  ): Promise<StoredRecord[]> {
+  ): Promise<Placement> {
     const now = this.clock.now();
-    const entries = new Array<{ shard: ShardRef; record: StoredRecord }>(admitted.length);
-    const out = new Array<StoredRecord>(admitted.length);
-    const runtimes = new Set<ShardRuntime>();
-    let rt: ShardRuntime | undefined;
-    for (let k = 0; k < admitted.length; k++) {
+    const n = admitted.length;
+    const part = new Int32Array(n);
+    const rank = new Int32Array(n);
+    const parts: { shard: ShardRef; first: bigint; arrivalMs: number; records: number[] }[] = [];
+    const partRuntimes: ShardRuntime[] = [];
+    // Parts by shard index; a call touches few shards, so a short scan finds them.
+    let last = -1;
+    for (let k = 0; k < n; k++) {
       const i = admitted[k]!;
-      const r = records[i]!;
-      if (rt === undefined || rt.ref.shardIndex !== shards[i]!.index) {
-        rt = this.runtime(st, shards[i]!.index);
-        runtimes.add(rt);
+      const index = shards[i]!.index;
+      let p = last >= 0 && partRuntimes[last]!.ref.shardIndex === index ? last : -1;
+      if (p < 0) {
+        for (let q = 0; q < partRuntimes.length; q++) if (partRuntimes[q]!.ref.shardIndex === index) p = q;
+        if (p < 0) {
+          const rt = this.runtime(st, index);
+          const arrivalMs = rt.lastArrivalMs > now ? rt.lastArrivalMs : now;
+          rt.lastArrivalMs = arrivalMs;
+          p = parts.length;
+          parts.push({ shard: rt.ref, first: rt.next, arrivalMs, records: [] });
+          partRuntimes.push(rt);
+        }
       }
-      const arrivalMs = rt.lastArrivalMs > now ? rt.lastArrivalMs : now;
-      rt.lastArrivalMs = arrivalMs;
-      const position = rt.next++;
-      const data = keyRef === 0 ? r.Data : this.keys.encrypt(keyRef, r.Data);
-      const record: StoredRecord = { position, arrivalMs, partitionKey: r.PartitionKey, data, keyId: keyRef };
-      entries[k] = { shard: rt.ref, record };
-      out[k] = record;
+      last = p;
+      part[k] = p;
+      rank[k] = parts[p]!.records.length;
+      parts[p]!.records.push(i);
     }
-    const touched = new Map<ShardRuntime, bigint>();
-    for (const r of runtimes) {
-      touched.set(r, r.next);
-      r.inflight++;
+    for (let p = 0; p < parts.length; p++) {
+      const rt = partRuntimes[p]!;
+      rt.next += BigInt(parts[p]!.records.length);
+      rt.inflight++;
     }
+    let { data, bounds } = batch;
+    if (keyRef !== 0) ({ data, bounds } = this.#encrypted(batch, admitted, keyRef));
     try {
-      await this.storage.log.append(entries);
+      await this.storage.log.appendColumns({ keyId: keyRef, data, keys: batch.keys, bounds, parts });
     } finally {
-      for (const [rt, upTo] of touched) {
+      for (let p = 0; p < parts.length; p++) {
+        const rt = partRuntimes[p]!;
+        const upTo = parts[p]!.first + BigInt(parts[p]!.records.length);
         rt.inflight--;
         if (upTo > rt.durable) rt.durable = upTo;
         rt.notify();
       }
     }
-    return out;
+    return { parts, part, rank };
+  }
+
+  /** The data column of the admitted records encrypted under keyRef (no part refers to the others). */
+  #encrypted(batch: RecordBatch, admitted: readonly number[], keyRef: number): { data: Buffer; bounds: Int32Array } {
+    const bounds = batch.bounds.slice();
+    const sealed: Buffer[] = [];
+    let at = 0;
+    for (const i of admitted) {
+      const c = this.keys.encrypt(keyRef, batch.data.subarray(bounds[4 * i], bounds[4 * i + 1]));
+      bounds[4 * i] = at;
+      at += c.length;
+      bounds[4 * i + 1] = at;
+      sealed.push(c);
+    }
+    return { data: Buffer.concat(sealed, at), bounds };
   }
 
   /** Decrypts a stored record's data when it was stored encrypted. */

@@ -1,16 +1,11 @@
 import { errors } from '../core/errors.js';
 import { parseHashKey } from '../core/hash-key.js';
-import { md5Words } from '../core/md5.js';
+import { md5WordsOfBytes } from '../core/md5.js';
 import { shardIdOf } from '../core/ids.js';
-import type { StreamsService, StreamState } from './service.js';
+import type { Placement, StreamsService, StreamState } from './service.js';
 import { StreamStatus } from './types.js';
 import type { ShardMeta } from './types.js';
-
-export interface WriteRequest {
-  readonly Data: Uint8Array;
-  readonly PartitionKey: string;
-  readonly ExplicitHashKey?: string | undefined;
-}
+import type { RecordBatch } from '../core/record-batch.js';
 
 /** One record's outcome, in the shape of a PutRecords result entry. */
 export type WriteResult =
@@ -33,7 +28,7 @@ export function requireWritable(st: StreamState): void {
  * throw before anything is written; per-record throttling comes back in the results, as
  * PutRecords reports it.
  */
-export async function writeRecords(svc: StreamsService, st: StreamState, records: readonly WriteRequest[], dataPath: (i: number) => string): Promise<WriteResult[]> {
+export async function writeRecords(svc: StreamsService, st: StreamState, records: RecordBatch, dataPath: (i: number) => string): Promise<WriteOutcome> {
   // The data key first: from the routing below to the append nothing may wait, or a reshard in
   // between could leave records routed to a shard that has just closed.
   if (st.meta.encryptionType === 'KMS' && st.meta.keyId !== undefined) {
@@ -44,34 +39,36 @@ export async function writeRecords(svc: StreamsService, st: StreamState, records
   return route(svc, st, records, dataPath, 0);
 }
 
-function route(svc: StreamsService, st: StreamState, records: readonly WriteRequest[], dataPath: (i: number) => string, keyRef: number): Promise<WriteResult[]> {
+function route(svc: StreamsService, st: StreamState, records: RecordBatch, dataPath: (i: number) => string, keyRef: number): Promise<WriteOutcome> {
   const m = st.meta;
   const maxRecord = m.maxRecordSizeKiB * 1024;
-  const n = records.length;
+  const n = records.count;
+  const { keys, bounds, hashKeys } = records;
   const shards = new Array<ShardMeta>(n);
   const sizes = new Array<number>(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const r = records[i]!;
-    const size = r.Data.length + Buffer.byteLength(r.PartitionKey, 'utf8');
+    const dataBytes = bounds[4 * i + 1]! - bounds[4 * i]!;
+    const size = dataBytes + bounds[4 * i + 3]! - bounds[4 * i + 2]!;
     total += size;
-    if (r.Data.length > maxRecord) {
+    if (dataBytes > maxRecord) {
       // Coral renders a blob value as the Java ByteBuffer it became (kinesalite's captures).
-      const n = r.Data.length;
+      const n = dataBytes;
       throw errors.ValidationException(
         `1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=${n} cap=${n}]' at '${dataPath(i)}' failed to satisfy constraint: Member must have length less than or equal to ${maxRecord}`,
       );
     }
     let index: number;
-    if (r.ExplicitHashKey !== undefined) {
-      const h = parseHashKey(r.ExplicitHashKey);
+    const hashKey = hashKeys?.[i];
+    if (hashKey !== undefined) {
+      const h = parseHashKey(hashKey);
       if (h === undefined) {
         throw errors.InvalidArgumentException(
-          `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${r.ExplicitHashKey}`,
+          `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${hashKey}`,
         );
       }
       index = st.route(h);
-    } else index = st.routeWords(md5Words(r.PartitionKey));
+    } else index = st.routeWords(md5WordsOfBytes(keys, bounds[4 * i + 2]!, bounds[4 * i + 3]!));
     shards[i] = st.shard(index)!;
     sizes[i] = size;
   }
@@ -79,17 +76,16 @@ function route(svc: StreamsService, st: StreamState, records: readonly WriteRequ
     throw errors.InvalidArgumentException(`Records size exceeds ${MAX_PUT_RECORDS_BYTES / 1048576} MB limit`);
   }
   const now = svc.clock.now();
-  const results = new Array<WriteResult>(n);
+  // Each record's index among the admitted ones, or -1 when throttled.
+  const slot = new Int32Array(n);
   const admitted: number[] = [];
   for (let i = 0; i < n; i++) {
     const shard = shards[i]!;
     const size = sizes[i]!;
     const rt = svc.runtime(st, shard.index);
+    slot[i] = -1;
     if (svc.options.throttle) {
-      if (!rt.writeRecords.tryTake(1, now)) {
-        results[i] = throttled(st, shard);
-        continue;
-      }
+      if (!rt.writeRecords.tryTake(1, now)) continue;
       // A record larger than the 1 MiB bucket holds (up to 10 MiB after UpdateMaxRecordSize) is
       // taken from a full bucket and the rest owed, so later writes wait until it is repaid: AWS
       // "bursts up to 10 MiB with an average of 1 MiB per second" (Developer Guide, large records).
@@ -97,24 +93,117 @@ function route(svc: StreamsService, st: StreamState, records: readonly WriteRequ
       const fits = size <= b.burst ? b.tryTake(size, now) : b.tryTake(b.burst, now) && (b.charge(size - b.burst, now), true);
       if (!fits) {
         rt.writeRecords.refund(1);
-        results[i] = throttled(st, shard);
         continue;
       }
     }
     rt.windowBytes += size;
     rt.windowRecords += 1;
+    slot[i] = admitted.length;
     admitted.push(i);
   }
-  if (admitted.length === 0) return Promise.resolve(results);
-  return svc.append(st, records, shards, admitted, keyRef).then((placed) => {
-    for (let k = 0; k < admitted.length; k++) {
-      const i = admitted[k]!;
-      const shard = shards[i]!;
-      const p = placed[k]!;
-      results[i] = { SequenceNumber: svc.sequenceNumber(shard, p.position, p.arrivalMs), ShardId: shardIdOf(shard.index) };
+  if (admitted.length === 0) return Promise.resolve(new WriteOutcome(svc, st, shards, slot, undefined));
+  return svc.append(st, records, shards, admitted, keyRef).then((placement) => new WriteOutcome(svc, st, shards, slot, placement));
+}
+
+/**
+ * What a write did with each record: placed (shard, sequence number) or throttled. Kept in columns;
+ * `entry` makes the result object of one record, `json` writes the whole PutRecords answer (the
+ * hot path: no string or object per record).
+ */
+export class WriteOutcome {
+  readonly count: number;
+  readonly failed: number;
+
+  constructor(
+    private readonly svc: StreamsService,
+    private readonly st: StreamState,
+    /** Each record's shard. */
+    private readonly shards: readonly ShardMeta[],
+    /** Each record's index among the admitted, or -1 when it was throttled. */
+    private readonly slot: Int32Array,
+    private readonly placement: Placement | undefined,
+  ) {
+    this.count = slot.length;
+    let failed = 0;
+    for (let i = 0; i < slot.length; i++) if (slot[i]! < 0) failed++;
+    this.failed = failed;
+  }
+
+  isFailed(i: number): boolean {
+    return this.slot[i]! < 0;
+  }
+
+  entry(i: number): WriteResult {
+    const shard = this.shards[i]!;
+    const k = this.slot[i]!;
+    if (k < 0) return throttled(this.st, shard);
+    const { parts, part, rank } = this.placement!;
+    const p = parts[part[k]!]!;
+    return { SequenceNumber: this.svc.sequenceNumberAt(shard, p.first, rank[k]!, p.arrivalMs), ShardId: shardIdOf(shard.index) };
+  }
+
+  entries(): WriteResult[] {
+    return Array.from({ length: this.count }, (_, i) => this.entry(i));
+  }
+
+  /** The PutRecords answer in JSON, byte for byte as the model's encoder writes it. */
+  json(encryptionType: string | undefined): Buffer {
+    const head = `{"FailedRecordCount":${this.failed},"Records":[`;
+    const tail = encryptionType === undefined ? ']}' : `],"EncryptionType":${JSON.stringify(encryptionType)}}`;
+    // Failed entries (rare) as strings first; placed ones are written straight into the buffer.
+    let failedText: string[] | undefined;
+    let room = head.length + tail.length;
+    for (let i = 0; i < this.count; i++) {
+      if (this.slot[i]! >= 0) room += PLACED_ENTRY_ROOM;
+      else {
+        const e = this.entry(i) as { ErrorCode: string; ErrorMessage: string };
+        const text = `{"ErrorCode":${JSON.stringify(e.ErrorCode)},"ErrorMessage":${JSON.stringify(e.ErrorMessage)}}`;
+        (failedText ??= [])[i] = text;
+        room += Buffer.byteLength(text, 'utf8') + 1;
+      }
     }
-    return results;
-  });
+    const out = Buffer.allocUnsafe(room);
+    let at = out.write(head, 0, 'latin1');
+    const placement = this.placement;
+    let lastShard: ShardMeta | undefined;
+    let shardId = '';
+    for (let i = 0; i < this.count; i++) {
+      if (i > 0) out[at++] = COMMA;
+      const k = this.slot[i]!;
+      if (k < 0) {
+        at += out.write(failedText![i]!, at, 'utf8');
+        continue;
+      }
+      const shard = this.shards[i]!;
+      if (shard !== lastShard) {
+        lastShard = shard;
+        shardId = shardIdOf(shard.index);
+      }
+      const p = placement!.parts[placement!.part[k]!]!;
+      at = copyAscii(SEQUENCE_NUMBER_KEY, out, at);
+      at = this.svc.writeSequenceNumberAt(shard, p.first, placement!.rank[k]!, p.arrivalMs, out, at);
+      at = copyAscii(SHARD_ID_KEY, out, at);
+      at = copyAscii(shardId, out, at);
+      out[at++] = QUOTE;
+      out[at++] = CLOSE_BRACE;
+    }
+    at += out.write(tail, at, 'utf8');
+    return out.subarray(0, at);
+  }
+}
+
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const CLOSE_BRACE = 0x7d;
+const SEQUENCE_NUMBER_KEY = '{"SequenceNumber":"';
+const SHARD_ID_KEY = '","ShardId":"';
+/** Upper bound of a placed entry and its comma: a sequence number has at most 57 digits, a shard id at most 21 characters. */
+const PLACED_ENTRY_ROOM = SEQUENCE_NUMBER_KEY.length + 60 + SHARD_ID_KEY.length + 24 + 2 + 1;
+
+/** Writes an ASCII string byte by byte (cheaper than a Buffer#write call for short ones); returns the end. */
+function copyAscii(s: string, out: Buffer, at: number): number {
+  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+  return at;
 }
 
 function throttled(st: StreamState, shard: ShardMeta): WriteResult {

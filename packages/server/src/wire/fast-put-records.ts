@@ -12,6 +12,9 @@
  * would accept, decoded to the same values (test/wire/fast-put-records.test.ts compares them).
  */
 
+import { RecordBatch } from '../core/record-batch.js';
+import { WriteOutcome } from '../streams/write.js';
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
@@ -46,11 +49,6 @@ const NAME_CHAR = (() => {
   return t;
 })();
 
-export interface FastRecord {
-  Data: Buffer;
-  PartitionKey: string;
-  ExplicitHashKey?: string;
-}
 
 /** JSON whitespace. */
 const WS = (() => {
@@ -97,18 +95,28 @@ function memberAt(b: Buffer, start: number, end: number): number {
  */
 const NATIVE_BASE64_AFTER = 128;
 
-/** The decoded PutRecords input, or undefined when the generic path must decide. */
-export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamName?: string } | undefined {
+/** Room for this many records' bounds at first; doubled as needed. */
+const FIRST_BOUNDS = 64;
+
+/**
+ * The decoded PutRecords input, or undefined when the generic path must decide. The records come
+ * as columns: their data decoded into one new buffer, their partition keys left in the body.
+ */
+export function fastPutRecordsJson(b: Buffer): { Records: RecordBatch; StreamName?: string } | undefined {
   const len = b.length;
   // Decoded data of every record, back to back: base64 is 4/3 the size, so this always holds it.
   const out = Buffer.allocUnsafe(Math.ceil((len * 3) / 4));
   let o = 0;
   let i = 0;
-  let records: FastRecord[] | undefined;
+  let count = -1; // records seen; -1 before Records
+  let bounds = new Int32Array(4 * FIRST_BOUNDS);
+  let hashKeys: (string | undefined)[] | undefined;
   let streamName: string | undefined;
   let inRecord = false;
-  let data: Buffer | undefined;
-  let key: string | undefined;
+  let dataStart = -1;
+  let dataEnd = -1;
+  let keyStart = -1;
+  let keyEnd = -1;
   let hashKey: string | undefined;
   while (i < len && WS[b[i]!] === 1) i++;
   if (b[i] !== OPEN_BRACE) return undefined;
@@ -129,19 +137,19 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
       i++;
       while (i < len && WS[b[i]!] === 1) i++;
       if (m === RECORDS && !inRecord) {
-        if (records !== undefined || b[i] !== OPEN_BRACKET) return undefined;
+        if (count >= 0 || b[i] !== OPEN_BRACKET) return undefined;
         i++;
         while (i < len && WS[b[i]!] === 1) i++;
         if (b[i] !== OPEN_BRACE) return undefined; // at least one record, each an object
         i++;
-        records = [];
+        count = 0;
         inRecord = true;
         continue;
       }
       if (b[i] !== QUOTE) return undefined;
       const start = ++i;
       if (m === DATA && inRecord) {
-        if (data !== undefined) return undefined;
+        if (dataStart >= 0) return undefined;
         const from = o;
         // Canonical base64 up to the closing quote, decoded as it is read.
         const t = B64;
@@ -189,7 +197,8 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
           i += 4;
           break;
         }
-        data = out.subarray(from, o);
+        dataStart = from;
+        dataEnd = o;
         i++;
       } else {
         while (i < len && PLAIN[b[i]!] === 1) i++;
@@ -197,8 +206,9 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
         const end = i++;
         const n = end - start;
         if (m === PARTITION_KEY && inRecord) {
-          if (key !== undefined || n < 1 || n > MAX_PARTITION_KEY) return undefined;
-          key = b.toString('latin1', start, end);
+          if (keyStart >= 0 || n < 1 || n > MAX_PARTITION_KEY) return undefined;
+          keyStart = start;
+          keyEnd = end;
         } else if (m === EXPLICIT_HASH_KEY && inRecord) {
           if (hashKey !== undefined || !isHashKey(b, start, end)) return undefined;
           hashKey = b.toString('latin1', start, end);
@@ -220,9 +230,21 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
     i++;
     if (!inRecord) break;
     // The end of a record: the next one, or the end of Records.
-    if (data === undefined || key === undefined || records!.length === MAX_RECORDS) return undefined;
-    records!.push(hashKey === undefined ? { Data: data, PartitionKey: key } : { Data: data, ExplicitHashKey: hashKey, PartitionKey: key });
-    data = key = hashKey = undefined;
+    if (dataStart < 0 || keyStart < 0 || count === MAX_RECORDS) return undefined;
+    if (4 * count === bounds.length) {
+      const more = new Int32Array(2 * bounds.length);
+      more.set(bounds);
+      bounds = more;
+    }
+    bounds[4 * count] = dataStart;
+    bounds[4 * count + 1] = dataEnd;
+    bounds[4 * count + 2] = keyStart;
+    bounds[4 * count + 3] = keyEnd;
+    if (hashKey !== undefined) (hashKeys ??= new Array<string | undefined>(count).fill(undefined))[count] = hashKey;
+    else if (hashKeys !== undefined) hashKeys[count] = undefined;
+    count++;
+    dataStart = dataEnd = keyStart = keyEnd = -1;
+    hashKey = undefined;
     while (i < len && WS[b[i]!] === 1) i++;
     if (b[i] === COMMA) {
       i++;
@@ -238,7 +260,8 @@ export function fastPutRecordsJson(b: Buffer): { Records: FastRecord[]; StreamNa
     afterValue = true;
   }
   while (i < len && WS[b[i]!] === 1) i++;
-  if (i !== len || records === undefined) return undefined;
+  if (i !== len || count < 0) return undefined;
+  const records = new RecordBatch(count, out, b, bounds, hashKeys);
   return streamName === undefined ? { Records: records } : { Records: records, StreamName: streamName };
 }
 
@@ -274,6 +297,7 @@ interface ResultEntry {
  */
 export function putRecordsJsonOutput(out: Record<string, unknown>): Buffer | undefined {
   const { FailedRecordCount, Records, EncryptionType } = out as PutRecordsOutput;
+  if (Records instanceof WriteOutcome && (EncryptionType === undefined || typeof EncryptionType === 'string')) return Records.json(EncryptionType);
   if (!Number.isSafeInteger(FailedRecordCount) || !Array.isArray(Records)) return undefined;
   if (EncryptionType !== undefined && typeof EncryptionType !== 'string') return undefined;
   let s = `{"FailedRecordCount":${FailedRecordCount as number},"Records":[`;

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { evenRanges, MAX_HASH_KEY, parseHashKey, partitionKeyHash } from '../../src/core/hash-key.js';
+import { md5Words, md5WordsOfBytes } from '../../src/core/md5.js';
 
 describe('hash keys', () => {
   it('splits the key space as AWS does for 2 shards', () => {
@@ -52,6 +53,17 @@ describe('hash keys', () => {
         assert.equal(partitionKeyHash(pk), md5(pk));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('hashes a partition key from its UTF-8 bytes in a buffer as from the string', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 })), fc.nat(8), (pk, at) => {
+        const bytes = Buffer.from(pk, 'utf8');
+        const buf = Buffer.concat([Buffer.alloc(at, 0xff), bytes, Buffer.alloc(3, 0xff)]);
+        assert.deepEqual([...md5WordsOfBytes(buf, at, at + bytes.length)], [...md5Words(pk)], pk);
+      }),
+      { numRuns: 500 },
     );
   });
 

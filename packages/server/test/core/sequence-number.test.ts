@@ -36,6 +36,21 @@ describe('sequence numbers', () => {
     }
   });
 
+  it('come out of encodeAt and writeAt as encode writes them, from any first position and offset', () => {
+    const first = fc.oneof(fc.bigInt({ min: 0n, max: 1000n }), fc.bigInt({ min: 0n, max: BigInt(Number.MAX_SAFE_INTEGER) }), fc.bigInt({ min: 0n, max: 2n ** 64n - 2n ** 32n }));
+    fc.assert(
+      fc.property(parts, first, fc.oneof(fc.nat(600), fc.nat(2 ** 32 - 1)), fc.nat(64), (p, from, offset, at) => {
+        const enc = new SequenceEncoder(p.shardCreatedSec, p.shardIndex);
+        const want = encodeSequenceNumber({ ...p, position: from + BigInt(offset), arrivalSec: p.arrivalSec });
+        assert.equal(enc.encodeAt(from, offset, p.arrivalSec), want);
+        const buf = Buffer.alloc(at + 64, 0x2a);
+        const end = enc.writeAt(from, offset, p.arrivalSec, buf, at);
+        assert.equal(buf.toString('latin1', at, end), want);
+        assert.ok(buf.subarray(0, at).every((b) => b === 0x2a) && buf.subarray(end).every((b) => b === 0x2a), 'nothing written outside');
+      }),
+    );
+  });
+
   it('decode back to what they encode', () => {
     fc.assert(fc.property(parts, (p) => assert.deepEqual(decodeSequenceNumber(encodeSequenceNumber(p)), { ...p })));
   });

@@ -95,6 +95,44 @@ function contract(engine: Engine): void {
       });
     });
 
+    it('stores an append given in columns as the same records given as entries', async () => {
+      await use(async (s) => {
+        // Columns of five records, not in shard order; record 4 belongs to no part.
+        const keys = ['a', 'ünï-🔑', '', 'x'.repeat(300), 'skip'];
+        const datas = [Buffer.from('one'), Buffer.alloc(0), Buffer.alloc(70_000, 7), Buffer.from([0, 255, 1]), Buffer.from('no')];
+        const keyBytes = keys.map((k) => Buffer.from(k, 'utf8'));
+        const bounds = new Int32Array(4 * keys.length);
+        let d = 0;
+        let k = 0;
+        for (let i = 0; i < keys.length; i++) {
+          bounds.set([d, (d += datas[i]!.length), k, (k += keyBytes[i]!.length)], 4 * i);
+        }
+        await s.log.append(entries(S1, 0, 2));
+        await s.log.appendColumns({
+          keyId: 9,
+          data: Buffer.concat(datas),
+          keys: Buffer.concat(keyBytes),
+          bounds,
+          parts: [
+            { shard: S1, first: 2n, arrivalMs: T + 5, records: [3, 0] },
+            { shard: S0, first: 0n, arrivalMs: T, records: [1, 2] },
+          ],
+        });
+        const want = (i: number, position: bigint, arrivalMs: number) => plain({ position, arrivalMs, partitionKey: keys[i]!, data: datas[i]!, keyId: 9 });
+        assert.deepEqual((await s.log.read(S0, 0n, all)).map(plain), [want(1, 0n, T), want(2, 1n, T)]);
+        assert.deepEqual((await s.log.read(S1, 2n, all)).map(plain), [want(3, 2n, T + 5), want(0, 3n, T + 5)]);
+        assert.equal(await s.log.lastPosition(S1), 3n);
+        // Refused whole: a position not above the stored ones, a shard twice, bounds outside the columns.
+        const one = { keyId: 0, data: Buffer.from('d'), keys: Buffer.from('k'), bounds: Int32Array.of(0, 1, 0, 1) };
+        await assert.rejects(s.log.appendColumns({ ...one, parts: [{ shard: T0, first: 0n, arrivalMs: T, records: [0] }, { shard: S0, first: 1n, arrivalMs: T, records: [0] }] }), RangeError);
+        await assert.rejects(s.log.appendColumns({ ...one, parts: [{ shard: T0, first: 0n, arrivalMs: T, records: [0] }, { shard: T0, first: 1n, arrivalMs: T, records: [0] }] }), RangeError);
+        await assert.rejects(s.log.appendColumns({ ...one, parts: [{ shard: T0, first: 0n, arrivalMs: T, records: [1] }] }), RangeError);
+        await assert.rejects(s.log.appendColumns({ ...one, bounds: Int32Array.of(0, 2, 0, 1), parts: [{ shard: T0, first: 0n, arrivalMs: T, records: [0] }] }), RangeError);
+        assert.equal(await s.log.lastPosition(T0), undefined);
+        assert.deepEqual(positions(await s.log.read(S0, 0n, all)), [0, 1]);
+      });
+    });
+
     it('handles shard and position extremes without mixing neighbouring shards', async () => {
       await use(async (s) => {
         const hiShard = { streamId: 2 ** 32 - 1, shardIndex: 2 ** 32 - 1 };

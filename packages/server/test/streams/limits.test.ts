@@ -22,7 +22,9 @@ import {
   UpdateShardCountCommand,
   UpdateStreamModeCommand,
 } from '@aws-sdk/client-kinesis';
-import { startTestServer, type TestServer, uniqueName } from '../helpers/server.js';
+import { model } from '../../src/wire/generated/kinesis.js';
+import { encodeOutput } from '../../src/wire/shapes.js';
+import { rawPost, startTestServer, type TestServer, uniqueName } from '../helpers/server.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -85,6 +87,38 @@ describe('per-shard limits with throttling on (manual clock)', () => {
     assert.ok(second.Records!.slice(0, 499).every((r) => r.SequenceNumber !== undefined && r.ErrorCode === undefined));
     assert.equal(second.Records![499]!.ErrorCode, 'ProvisionedThroughputExceededException');
     assert.equal(second.Records![499]!.SequenceNumber, undefined);
+  });
+
+  it('answers a PutRecords of placed and throttled records in JSON as the model encoder writes it', async () => {
+    const name = await create(2);
+    // Shard 0 takes 999 of its 1,000 records; the call below then has one placed and two
+    // throttled records there, and records on shard 1 around them.
+    const low = (tag: string) => ({ PartitionKey: 'k', ExplicitHashKey: '0', Data: Buffer.from(tag) });
+    const fill = Array.from({ length: 999 }, (_, i) => low(`f${i}`));
+    for (const part of [fill.slice(0, 500), fill.slice(500)]) assert.equal((await k.send(new PutRecordsCommand({ StreamName: name, Records: part }))).FailedRecordCount, 0);
+    const high = { PartitionKey: 'key', ExplicitHashKey: (2n ** 128n - 1n).toString(), Data: 'aGk=' };
+    const body = JSON.stringify({
+      StreamName: name,
+      Records: [high, { ...low(''), Data: 'YQ==' }, { ...low(''), Data: 'Yg==' }, high, { ...low(''), Data: 'Yw==' }],
+    });
+    const r = await rawPost(t.eddy.endpoint, 'Kinesis_20131202.PutRecords', body);
+    assert.equal(r.status, 200, r.text);
+    const out = r.json as { FailedRecordCount: number; Records: { SequenceNumber?: string; ShardId?: string; ErrorCode?: string }[] };
+    assert.equal(r.text, encodeOutput(model, 'PutRecords', out, 'json').toString('utf8'));
+    assert.equal(out.FailedRecordCount, 2);
+    assert.deepEqual(out.Records.map((e) => e.ShardId ?? e.ErrorCode), ['shardId-000000000001', SHARD0, 'ProvisionedThroughputExceededException', 'shardId-000000000001', 'ProvisionedThroughputExceededException']);
+    // The sequence numbers are those the records are read back with.
+    const read = async (shard: string) => {
+      const { ShardIterator } = await k.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shard, ShardIteratorType: 'TRIM_HORIZON' }));
+      return (await k.send(new GetRecordsCommand({ ShardIterator, Limit: 10_000 }))).Records!;
+    };
+    const s0 = await read(SHARD0);
+    assert.equal(s0.length, 1_000);
+    assert.equal(s0[999]!.SequenceNumber, out.Records[1]!.SequenceNumber);
+    assert.equal(Buffer.from(s0[999]!.Data!).toString(), 'a');
+    const s1 = await read('shardId-000000000001');
+    assert.deepEqual(s1.map((x) => x.SequenceNumber), [out.Records[0]!.SequenceNumber, out.Records[3]!.SequenceNumber]);
+    assert.deepEqual(s1.map((x) => x.PartitionKey), ['key', 'key']);
   });
 
   it('1 MiB per second per shard, counting data and partition keys', async () => {

@@ -16,7 +16,8 @@
  * frame could not be told from a record.
  */
 import { crc32 } from 'node:zlib';
-import type { AppendEntry, ShardRef, StoredRecord } from '../types.js';
+import { checkBounds } from '../columns.js';
+import type { AppendEntry, ColumnAppend, ShardRef, StoredRecord } from '../types.js';
 
 /**
  * CRC-32 (the zlib polynomial) of buf[start, end). zlib.crc32 costs ~0.7 µs a call whatever the
@@ -109,12 +110,49 @@ export interface ShardChunk {
   readonly key: string;
   readonly bytes: Buffer;
   /** Frame start of each record within `bytes`. */
-  readonly offsets: number[];
+  readonly offsets: Int32Array;
   /** Each record's position and arrival (the index notes them once the round is durable). */
-  readonly positions: bigint[];
-  readonly arrivals: number[];
+  readonly positions: BigUint64Array;
+  readonly arrivals: Float64Array;
   readonly first: bigint;
   readonly last: bigint;
+}
+
+function checkPosition(p: bigint): void {
+  if (typeof p !== 'bigint' || p < 0n || p > MAX_U64) throw new RangeError(`position must be a bigint in [0, 2^64): ${String(p)}`);
+}
+
+function checkArrival(ms: number): void {
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_ARRIVAL) throw new RangeError(`arrivalMs must be an integer in [0, 2^48): ${ms}`);
+}
+
+function checkKeyId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > MAX_U32) throw new RangeError(`keyId must be an integer in [0, 2^32): ${id}`);
+}
+
+function checkKeyBytes(n: number): void {
+  if (n > MAX_PARTITION_KEY_BYTES) throw new RangeError(`partition key longer than ${MAX_PARTITION_KEY_BYTES} bytes`);
+}
+
+/**
+ * Writes a record frame's head and fixed fields at `at` (the key and data follow them, then the
+ * CRC is set by sealFrame); returns where the key goes.
+ */
+function recordHead(bytes: Buffer, dv: DataView, at: number, bodyLen: number, position: bigint, arrival: number, keyId: number, pk: number): number {
+  dv.setUint32(at, bodyLen, true);
+  const body = at + FRAME_HEAD_BYTES;
+  bytes[body] = KIND_RECORD;
+  dv.setBigUint64(body + 1, position, true);
+  dv.setUint32(body + 9, arrival % 0x1_0000_0000, true);
+  dv.setUint16(body + 13, Math.floor(arrival / 0x1_0000_0000), true);
+  dv.setUint32(body + 15, keyId, true);
+  dv.setUint16(body + 19, pk, true);
+  return body + RECORD_FIXED_BYTES;
+}
+
+/** Sets the CRC of the frame that starts at `start` and ends at `end`. */
+function sealFrame(bytes: Buffer, dv: DataView, start: number, end: number): void {
+  dv.setUint32(start + 4, crcOf(bytes, start + FRAME_HEAD_BYTES, end), true);
 }
 
 /**
@@ -134,16 +172,12 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
       lastShard = shard;
     }
     const p = record.position;
-    if (typeof p !== 'bigint' || p < 0n || p > MAX_U64) throw new RangeError(`position must be a bigint in [0, 2^64): ${String(p)}`);
-    if (!Number.isInteger(record.arrivalMs) || record.arrivalMs < 0 || record.arrivalMs > MAX_ARRIVAL) {
-      throw new RangeError(`arrivalMs must be an integer in [0, 2^48): ${record.arrivalMs}`);
-    }
-    if (!Number.isInteger(record.keyId) || record.keyId < 0 || record.keyId > MAX_U32) {
-      throw new RangeError(`keyId must be an integer in [0, 2^32): ${record.keyId}`);
-    }
+    checkPosition(p);
+    checkArrival(record.arrivalMs);
+    checkKeyId(record.keyId);
     if (!(record.data instanceof Uint8Array)) throw new TypeError('record data must be a Uint8Array');
     const pk = Buffer.byteLength(record.partitionKey, 'utf8');
-    if (pk > MAX_PARTITION_KEY_BYTES) throw new RangeError(`partition key longer than ${MAX_PARTITION_KEY_BYTES} bytes`);
+    checkKeyBytes(pk);
     const g = groups.get(key);
     const size = FRAME_HEAD_BYTES + RECORD_FIXED_BYTES + pk + record.data.byteLength;
     if (g === undefined) groups.set(key, { shard, idx: [i], pk: [pk], bytes: size, last: p });
@@ -158,39 +192,93 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
   }
   const out: ShardChunk[] = [];
   for (const [key, g] of groups) {
+    const n = g.idx.length;
     const bytes = Buffer.allocUnsafeSlow(g.bytes);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const offsets = new Array<number>(g.idx.length);
-    const positions = new Array<bigint>(g.idx.length);
-    const arrivals = new Array<number>(g.idx.length);
+    const offsets = new Int32Array(n);
+    const positions = new BigUint64Array(n);
+    const arrivals = new Float64Array(n);
     let at = 0;
-    for (let j = 0; j < g.idx.length; j++) {
+    for (let j = 0; j < n; j++) {
       const { record } = entries[g.idx[j]!]!;
       const pk = g.pk[j]!;
       const start = at;
-      const bodyLen = RECORD_FIXED_BYTES + pk + record.data.byteLength;
-      dv.setUint32(at, bodyLen, true);
-      at += FRAME_HEAD_BYTES;
-      const body = at;
-      bytes[at] = KIND_RECORD;
-      dv.setBigUint64(at + 1, record.position, true);
-      const arrival = record.arrivalMs;
-      dv.setUint32(at + 9, arrival % 0x1_0000_0000, true);
-      dv.setUint16(at + 13, Math.floor(arrival / 0x1_0000_0000), true);
-      dv.setUint32(at + 15, record.keyId, true);
-      dv.setUint16(at + 19, pk, true);
-      at += RECORD_FIXED_BYTES;
+      at = recordHead(bytes, dv, at, RECORD_FIXED_BYTES + pk + record.data.byteLength, record.position, record.arrivalMs, record.keyId, pk);
       if (pk > 0) at += writeKey(bytes, at, record.partitionKey, pk);
       bytes.set(record.data, at);
       at += record.data.byteLength;
-      dv.setUint32(start + 4, crcOf(bytes, body, at), true);
+      sealFrame(bytes, dv, start, at);
       offsets[j] = start;
       positions[j] = record.position;
-      arrivals[j] = arrival;
+      arrivals[j] = record.arrivalMs;
     }
     out.push({ shard: g.shard, key, bytes, offsets, positions, arrivals, first: positions[0]!, last: g.last });
   }
   return out;
+}
+
+/** Bytes at or under this are copied by a loop: a Buffer#copy call costs more for them. */
+const COPY_LOOP_BYTES = 48;
+
+/** `encodeAppend` for an append given in columns (storage/types.ts, ColumnAppend). */
+export function encodeColumns(batch: ColumnAppend): ShardChunk[] {
+  const { keyId, data, keys, bounds } = batch;
+  checkKeyId(keyId);
+  const seen = new Set<string>();
+  const out: ShardChunk[] = [];
+  for (const part of batch.parts) {
+    checkShard(part.shard);
+    const key = shardKey(part.shard);
+    if (seen.has(key)) throw new RangeError(`shard ${key} appears twice in one append`);
+    seen.add(key);
+    const { records, first, arrivalMs } = part;
+    const n = records.length;
+    if (n === 0) continue;
+    checkPosition(first);
+    const last = first + BigInt(n - 1);
+    checkPosition(last);
+    checkArrival(arrivalMs);
+    let size = 0;
+    for (let j = 0; j < n; j++) {
+      const i = records[j]!;
+      checkBounds(batch, i);
+      const pk = bounds[4 * i + 3]! - bounds[4 * i + 2]!;
+      checkKeyBytes(pk);
+      size += FRAME_HEAD_BYTES + RECORD_FIXED_BYTES + pk + bounds[4 * i + 1]! - bounds[4 * i]!;
+    }
+    const bytes = Buffer.allocUnsafeSlow(size);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const offsets = new Int32Array(n);
+    const positions = new BigUint64Array(n);
+    const arrivals = new Float64Array(n).fill(arrivalMs);
+    let position = first;
+    let at = 0;
+    for (let j = 0; j < n; j++) {
+      const i = records[j]!;
+      const ds = bounds[4 * i]!;
+      const de = bounds[4 * i + 1]!;
+      const ks = bounds[4 * i + 2]!;
+      const ke = bounds[4 * i + 3]!;
+      const start = at;
+      at = recordHead(bytes, dv, at, RECORD_FIXED_BYTES + ke - ks + de - ds, position, arrivalMs, keyId, ke - ks);
+      at = copyInto(bytes, at, keys, ks, ke);
+      at = copyInto(bytes, at, data, ds, de);
+      sealFrame(bytes, dv, start, at);
+      offsets[j] = start;
+      positions[j] = position++;
+    }
+    out.push({ shard: part.shard, key, bytes, offsets, positions, arrivals, first, last });
+  }
+  return out;
+}
+
+/** Copies src[start, end) to dst at `at`; returns the end of the copy in dst. */
+function copyInto(dst: Buffer, at: number, src: Buffer, start: number, end: number): number {
+  if (end - start <= COPY_LOOP_BYTES) {
+    for (let k = start; k < end; k++) dst[at++] = src[k]!;
+    return at;
+  }
+  return at + src.copy(dst, at, start, end);
 }
 
 /** Writes a partition key of `n` UTF-8 bytes; ASCII keys (n === length) byte by byte, which beats a Buffer#write call. */

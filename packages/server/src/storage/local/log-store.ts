@@ -85,7 +85,7 @@ import {
 import { mkdir, open, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { AppendEntry, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
+import type { AppendEntry, ColumnAppend, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
 import { FileHandles } from './file-handles.js';
 import {
   FRAME_HEAD_BYTES,
@@ -97,6 +97,7 @@ import {
   checkShard,
   decodeRecord,
   encodeAppend,
+  encodeColumns,
   recordArrival,
   FRAME_BAD,
   FRAME_SHORT,
@@ -535,7 +536,17 @@ export class SegmentLogStore implements LogStore {
   async append(entries: readonly AppendEntry[]): Promise<void> {
     this.#checkOpen();
     if (entries.length === 0) return;
-    const chunks = encodeAppend(entries);
+    return this.#enqueue(encodeAppend(entries));
+  }
+
+  async appendColumns(batch: ColumnAppend): Promise<void> {
+    this.#checkOpen();
+    const chunks = encodeColumns(batch);
+    if (chunks.length === 0) return;
+    return this.#enqueue(chunks);
+  }
+
+  #enqueue(chunks: ShardChunk[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ kind: 'append', append: { chunks, resolve, reject } });
       this.#kick();

@@ -21,7 +21,7 @@ const CACHE_RECORD_OVERHEAD = 8;
  */
 interface TailChunk {
   readonly bytes: Buffer;
-  readonly offsets: readonly number[];
+  readonly offsets: Int32Array;
 }
 
 export interface Segment {
@@ -167,7 +167,7 @@ export class ShardState {
   }
 
   /** Adds a just-committed shard part (frames and their offsets) to the tail cache; returns the change in cached bytes. */
-  cacheAdd(bytes: Buffer, offsets: readonly number[], perShardMax: number): number {
+  cacheAdd(bytes: Buffer, offsets: Int32Array, perShardMax: number): number {
     if (offsets.length === 0) return 0;
     const before = this.cacheBytes;
     this.cache.push({ bytes, offsets });

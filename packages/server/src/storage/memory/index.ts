@@ -4,10 +4,12 @@
  * binary search. Inputs are validated exactly as local/ validates them, and records and meta values
  * are copied on the way in, so code that passes its tests here behaves the same on local/.
  */
+import { columnEntries } from '../columns.js';
 import { checkExpected, metaKeyBytes } from '../meta-checks.js';
 import {
   VersionConflictError,
   type AppendEntry,
+  type ColumnAppend,
   type LogStore,
   type MetaStore,
   type ReadLimits,
@@ -81,6 +83,11 @@ class MemoryLogStore implements LogStore {
 
   constructor(state: OpenState) {
     this.#state = state;
+  }
+
+  async appendColumns(batch: ColumnAppend): Promise<void> {
+    checkOpen(this.#state);
+    return this.append(columnEntries(batch));
   }
 
   async append(entries: readonly AppendEntry[]): Promise<void> {

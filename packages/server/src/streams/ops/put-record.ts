@@ -1,6 +1,7 @@
 import { errors } from '../../core/errors.js';
 import { decodeSequenceNumber } from '../../core/sequence-number.js';
 import type { OpContext } from '../context.js';
+import { RecordBatch } from '../../core/record-batch.js';
 import { requireWritable, writeRecords } from '../write.js';
 
 interface Input {
@@ -27,8 +28,7 @@ export async function putRecord(input: Input, ctx: OpContext) {
       );
     }
   }
-  const [r] = await writeRecords(svc, st, [input], () => 'data');
-  if (!r) throw errors.InternalFailureException('Internal Service Failure');
+  const r = (await writeRecords(svc, st, RecordBatch.of([input]), () => 'data')).entry(0);
   if ('ErrorCode' in r) {
     if (r.ErrorCode === 'ProvisionedThroughputExceededException') throw errors.ProvisionedThroughputExceededException(r.ErrorMessage);
     throw errors.InternalFailureException(r.ErrorMessage);

@@ -1,18 +1,20 @@
 import type { OpContext } from '../context.js';
+import { RecordBatch, type WriteRequest } from '../../core/record-batch.js';
 import { requireWritable, writeRecords } from '../write.js';
 
 interface Input {
   StreamName?: string;
   StreamARN?: string;
-  Records: { Data: Uint8Array; PartitionKey: string; ExplicitHashKey?: string }[];
+  /** Columns from the fast path (wire/fast-put-records.ts), objects from the generic decoders. */
+  Records: RecordBatch | WriteRequest[];
 }
 
 export async function putRecords(input: Input, ctx: OpContext) {
   const svc = ctx.streams;
   const st = await svc.find(ctx.caller, input);
   requireWritable(st);
-  const results = await writeRecords(svc, st, input.Records, (i) => `records.${i + 1}.member.data`);
-  let failed = 0;
-  for (const r of results) if ('ErrorCode' in r) failed++;
-  return { FailedRecordCount: failed, Records: results, EncryptionType: st.meta.encryptionType };
+  const records = input.Records instanceof RecordBatch ? input.Records : RecordBatch.of(input.Records);
+  const outcome = await writeRecords(svc, st, records, (i) => `records.${i + 1}.member.data`);
+  // In JSON the dispatcher's PutRecords encoder writes the outcome itself (wire/fast-put-records.ts).
+  return { FailedRecordCount: outcome.failed, Records: ctx.format === 'json' ? outcome : outcome.entries(), EncryptionType: st.meta.encryptionType };
 }
