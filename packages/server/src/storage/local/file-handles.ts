@@ -3,7 +3,17 @@
  * thousands of shards must not hold thousands of descriptors. Handles are reference-counted while
  * in use and the least recently used idle ones are closed when the cap is passed.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+
+const { O_RDWR, O_CREAT, O_EXCL, O_DSYNC } = constants;
+/**
+ * Read-write, with O_DSYNC: a write returns once its data (and the file size needed to read it
+ * back) is durable, as write + fdatasync would, in one system call.
+ */
+const OPEN = O_RDWR | O_DSYNC;
+/** The same, for a file that must not exist yet. */
+export const CREATE = OPEN | O_CREAT | O_EXCL;
 
 interface Entry {
   readonly handle: Promise<FileHandle>;
@@ -28,13 +38,13 @@ export class FileHandles {
   }
 
   /**
-   * A handle on `path`, opened read-write ('r+'), or created with `createFlags` when given (the
-   * writer creates segments with 'wx+').
+   * A handle on `path`, opened read-write with synchronous writes (OPEN), or with `createFlags`
+   * when given (the writer creates segments with CREATE).
    */
-  async acquire(path: string, createFlags?: string): Promise<Lease> {
+  async acquire(path: string, createFlags?: number): Promise<Lease> {
     let e = this.#entries.get(path);
     if (e === undefined) {
-      const created: Entry = { handle: open(path, createFlags ?? 'r+'), refs: 0, dropped: false };
+      const created: Entry = { handle: open(path, createFlags ?? OPEN), refs: 0, dropped: false };
       // A failed open must not stay cached.
       created.handle.catch(() => {
         if (this.#entries.get(path) === created) this.#entries.delete(path);

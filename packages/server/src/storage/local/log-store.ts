@@ -17,8 +17,10 @@
  *      new segment, created with O_EXCL, when the last one has reached 64 MiB): a round-part frame
  *      naming the round, the number of shards it touches and the length of what follows, then the
  *      frames of every append of the round for that shard;
- *   2. fdatasync of each touched file, all in parallel, and fsync of the shard directory (and its
- *      parents if they were created) when a segment file was created;
+ *   2. those writes made durable: segment files are open with O_DSYNC, so each write returns once
+ *      its data and the file size are on disk (write + fdatasync in one call); the parts of a round
+ *      are written in parallel, and the shard directory (and its parents if they were created) is
+ *      fsync'd when a segment file was created;
  *   3. the round is published to readers (see Visibility) and every append of it resolves.
  * Appends arriving during a round wait for the next one, so a round's syncs are shared by all of
  * them; trims and drops run between rounds, in call order. One sync latency per round: the
@@ -68,7 +70,6 @@
 import {
   closeSync,
   existsSync,
-  fdatasyncSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
@@ -86,7 +87,7 @@ import { mkdir, open, rename, rm, unlink, writeFile, type FileHandle } from 'nod
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AppendEntry, ColumnAppend, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
-import { FileHandles } from './file-handles.js';
+import { CREATE, FileHandles } from './file-handles.js';
 import {
   FRAME_HEAD_BYTES,
   MAX_U64,
@@ -211,12 +212,12 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * A round's part up to this size is written on the event loop itself: the copy into the page
- * cache takes tens of microseconds, less than handing the call to libuv's thread pool and being
- * woken when it is done. A round of one such part is synced there too while fdatasync is fast
- * (under SYNC_INLINE_MS on average): that is the latency case (one writer, small puts), where the
- * pool's wake-ups are the tail on small VMs. Rounds over several shards sync in the pool, in
- * parallel, and so do large parts and syncs on a slow disk: the event loop never waits long.
+ * A round of one part up to this size is written (durably: O_DSYNC) on the event loop itself while
+ * such writes are fast (under SYNC_INLINE_MS on average): that is the latency case (one writer,
+ * small puts), where handing the call to libuv's thread pool and being woken when it is done costs
+ * more than the write, and the pool's wake-ups are the tail on small VMs. Rounds over several
+ * shards write in the pool, in parallel (the event loop only hands them over: the copies into the
+ * page cache and the syncs run beside it), and so do large parts and writes on a slow disk.
  */
 const SYNC_WRITE_BYTES = 256 * 1024;
 const SYNC_INLINE_MS = 1;
@@ -674,14 +675,13 @@ export class SegmentLogStore implements LogStore {
       if (st.segments.length === 0) await unlink(join(st.dir, TRIM_FILE)).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)));
     }
     const at = created ? 0 : seg.size;
-    const lease = await this.#files.acquire(seg.path, created ? 'wx+' : undefined);
+    const lease = await this.#files.acquire(seg.path, created ? CREATE : undefined);
     try {
       const small = bytes <= SYNC_WRITE_BYTES;
-      if (small) writeAllSync(lease.handle.fd, bufs, at);
-      else await writeAll(lease.handle, bufs, at);
       const t0 = performance.now();
-      if (small && parts === 1 && this.#syncMs <= SYNC_INLINE_MS) fdatasyncSync(lease.handle.fd);
-      else await lease.handle.datasync();
+      // Segment files are open with O_DSYNC (file-handles.ts): each write is durable on return.
+      if (small && parts === 1 && this.#syncMs <= SYNC_INLINE_MS) writeAllSync(lease.handle.fd, bufs, at);
+      else await writeAll(lease.handle, bufs, at);
       this.#syncMs = 0.9 * this.#syncMs + 0.1 * (performance.now() - t0);
     } finally {
       lease.release();
