@@ -648,9 +648,12 @@ export class StreamsService {
     return this.#encoder(s).encodeAt(first, rank, Math.floor(arrivalMs / 1000));
   }
 
-  /** sequenceNumberAt's digits written into buf at `at` (60 bytes of room); returns their end. */
-  writeSequenceNumberAt(s: ShardMeta, first: bigint, rank: number, arrivalMs: number, buf: Uint8Array, at: number): number {
-    return this.#encoder(s).writeAt(first, rank, Math.floor(arrivalMs / 1000), buf, at);
+  /**
+   * Writes the sequence numbers of positions first, first + 1, ... of shard s, one per call, at
+   * `at` of the bytes `buf` sees (60 bytes of room); each call returns where its digits end.
+   */
+  sequenceRun(s: ShardMeta, first: bigint, arrivalMs: number): (buf: DataView, at: number) => number {
+    return this.#encoder(s).run(first, Math.floor(arrivalMs / 1000));
   }
 
   #encoder(s: ShardMeta): SequenceEncoder {

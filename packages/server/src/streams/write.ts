@@ -165,8 +165,12 @@ export class WriteOutcome {
     const out = Buffer.allocUnsafe(room);
     let at = out.write(head, 0, 'latin1');
     const placement = this.placement;
-    let lastShard: ShardMeta | undefined;
-    let shardId = '';
+    // Each part's records come in rank order (append ranks them in request order): one run of
+    // sequence numbers per part, each number from the one before.
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const runs: ((buf: DataView, at: number) => number)[] = [];
+    const nextRank: number[] = [];
+    const shardIds: Words[] = [];
     for (let i = 0; i < this.count; i++) {
       if (i > 0) out[at++] = COMMA;
       const k = this.slot[i]!;
@@ -174,18 +178,24 @@ export class WriteOutcome {
         at += out.write(failedText![i]!, at, 'utf8');
         continue;
       }
-      const shard = this.shards[i]!;
-      if (shard !== lastShard) {
-        lastShard = shard;
-        shardId = shardIdOf(shard.index);
+      const p = placement!.part[k]!;
+      let run = runs[p];
+      if (run === undefined) {
+        const part = placement!.parts[p]!;
+        const shard = this.shards[i]!;
+        run = runs[p] = this.svc.sequenceRun(shard, part.first, part.arrivalMs);
+        nextRank[p] = 0;
+        shardIds[p] = words(`","ShardId":"${shardIdOf(shard.index)}"}`);
       }
-      const p = placement!.parts[placement!.part[k]!]!;
-      at = copyAscii(SEQUENCE_NUMBER_KEY, out, at);
-      at = this.svc.writeSequenceNumberAt(shard, p.first, placement!.rank[k]!, p.arrivalMs, out, at);
-      at = copyAscii(SHARD_ID_KEY, out, at);
-      at = copyAscii(shardId, out, at);
-      out[at++] = QUOTE;
-      out[at++] = CLOSE_BRACE;
+      at = putWords(SEQUENCE_NUMBER_KEY, view, at);
+      if (placement!.rank[k] === nextRank[p]) {
+        nextRank[p] = placement!.rank[k]! + 1;
+        at = run(view, at);
+      } else {
+        const part = placement!.parts[p]!;
+        at += out.write(this.svc.sequenceNumberAt(this.shards[i]!, part.first, placement!.rank[k]!, part.arrivalMs), at, 'latin1');
+      }
+      at = putWords(shardIds[p]!, view, at);
     }
     at += out.write(tail, at, 'utf8');
     return out.subarray(0, at);
@@ -193,18 +203,30 @@ export class WriteOutcome {
 }
 
 const COMMA = 0x2c;
-const QUOTE = 0x22;
-const CLOSE_BRACE = 0x7d;
-const SEQUENCE_NUMBER_KEY = '{"SequenceNumber":"';
-const SHARD_ID_KEY = '","ShardId":"';
-/** Upper bound of a placed entry and its comma: a sequence number has at most 57 digits, a shard id at most 21 characters. */
-const PLACED_ENTRY_ROOM = SEQUENCE_NUMBER_KEY.length + 60 + SHARD_ID_KEY.length + 24 + 2 + 1;
+/** A short ASCII string as little-endian 32-bit words and the bytes after the last whole word. */
+interface Words {
+  readonly words: Uint32Array;
+  readonly tail: Uint8Array;
+  readonly length: number;
+}
 
-/** Writes an ASCII string byte by byte (cheaper than a Buffer#write call for short ones); returns the end. */
-function copyAscii(s: string, out: Buffer, at: number): number {
-  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+function words(s: string): Words {
+  const b = Buffer.from(s, 'latin1');
+  const n = b.length >> 2;
+  return { words: Uint32Array.from({ length: n }, (_, i) => b.readUInt32LE(4 * i)), tail: b.subarray(4 * n), length: b.length };
+}
+
+/** Writes a few bytes a word at a time (cheaper than a Buffer#copy call for them); returns the end. */
+function putWords(w: Words, view: DataView, at: number): number {
+  const { words, tail } = w;
+  for (let i = 0; i < words.length; i++, at += 4) view.setUint32(at, words[i]!, true);
+  for (let i = 0; i < tail.length; i++) view.setUint8(at++, tail[i]!);
   return at;
 }
+
+const SEQUENCE_NUMBER_KEY = words('{"SequenceNumber":"');
+/** Upper bound of a placed entry and its comma: `","ShardId":"` and `"}` around a shard id of at most 21 characters, a sequence number of at most 57 digits. */
+const PLACED_ENTRY_ROOM = SEQUENCE_NUMBER_KEY.length + 60 + 13 + 24 + 2 + 1;
 
 function throttled(st: StreamState, shard: ShardMeta): WriteResult {
   return {

@@ -44,11 +44,35 @@ describe('sequence numbers', () => {
         const want = encodeSequenceNumber({ ...p, position: from + BigInt(offset), arrivalSec: p.arrivalSec });
         assert.equal(enc.encodeAt(from, offset, p.arrivalSec), want);
         const buf = Buffer.alloc(at + 64, 0x2a);
-        const end = enc.writeAt(from, offset, p.arrivalSec, buf, at);
+        const end = enc.writeAt(from, offset, p.arrivalSec, new DataView(buf.buffer, buf.byteOffset, buf.length), at);
         assert.equal(buf.toString('latin1', at, end), want);
         assert.ok(buf.subarray(0, at).every((b) => b === 0x2a) && buf.subarray(end).every((b) => b === 0x2a), 'nothing written outside');
       }),
     );
+  });
+
+  it('come out of a run as encodeAt writes them, one position after another', () => {
+    const first = fc.oneof(fc.bigInt({ min: 0n, max: 1000n }), fc.bigInt({ min: 0n, max: BigInt(Number.MAX_SAFE_INTEGER) - 2n ** 32n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 2n ** 32n }));
+    fc.assert(
+      fc.property(parts, first, fc.integer({ min: 1, max: 40 }), (p, from, n) => {
+        const enc = new SequenceEncoder(p.shardCreatedSec, p.shardIndex);
+        const run = enc.run(from, p.arrivalSec);
+        const buf = Buffer.alloc(64);
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+        for (let k = 0; k < n; k++) {
+          const end = run(view, 2);
+          assert.equal(buf.toString('latin1', 2, end), enc.encodeAt(from, k, p.arrivalSec));
+        }
+      }),
+    );
+    // Carries through every limb: positions just below powers of ten.
+    for (const from of [9_999n, 99_999_999n, 10n ** 15n - 1n]) {
+      const enc = new SequenceEncoder(1_700_000_000, 3);
+      const run = enc.run(from - 2n, 1_700_000_123);
+      const buf = Buffer.alloc(64);
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+      for (let k = 0; k < 5; k++) assert.equal(buf.toString('latin1', 0, run(view, 0)), enc.encode(from - 2n + BigInt(k), 1_700_000_123));
+    }
   });
 
   it('decode back to what they encode', () => {
