@@ -95,8 +95,8 @@ function memberAt(b: Buffer, start: number, end: number): number {
  */
 const NATIVE_BASE64_AFTER = 128;
 
-/** Room for this many records' bounds at first; doubled as needed. */
-const FIRST_BOUNDS = 64;
+/** The shortest record in JSON, `{"Data":"","PartitionKey":"k"}` and a comma: bounds are sized from it. */
+const MIN_RECORD_JSON = 31;
 
 /**
  * The decoded PutRecords input, or undefined when the generic path must decide. The records come
@@ -109,7 +109,8 @@ export function fastPutRecordsJson(b: Buffer): { Records: RecordBatch; StreamNam
   let o = 0;
   let i = 0;
   let count = -1; // records seen; -1 before Records
-  let bounds = new Int32Array(4 * FIRST_BOUNDS);
+  // Room for every record the body can hold (doubled below should that ever fall short).
+  let bounds = new Int32Array(4 * Math.max(1, Math.min(MAX_RECORDS, Math.floor(len / MIN_RECORD_JSON))));
   let hashKeys: (string | undefined)[] | undefined;
   let streamName: string | undefined;
   let inRecord = false;

@@ -469,6 +469,53 @@ describe('local tail cache', () => {
   });
 });
 
+describe('local column appends', () => {
+  it('index runs as the files do: reads and times from every part of long runs, after eviction and reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
+    try {
+      // ~1.5 MB into S0 in runs of 1 to 500 records (the index takes an entry every 64 records or
+      // 16 KiB, the cache keeps 256 KiB), each run at its own arrival time.
+      const sizes = [1, 500, 7, 64, 3, 200, 1, 65, 128, 129, 33, 400, 2];
+      const payload = (p: number) => Buffer.alloc(200 + (p % 70), p % 251);
+      const key = (p: number) => `k${p}-é`;
+      const arrival = new Map<number, number>();
+      const a = await openLocalStorage({ dataDir: dir });
+      let next = 0;
+      for (const [run, n] of [...sizes, ...sizes].entries()) {
+        const datas = Array.from({ length: n }, (_, j) => payload(next + j));
+        const keys = Array.from({ length: n }, (_, j) => Buffer.from(key(next + j)));
+        const bounds = new Int32Array(4 * n);
+        let d = 0;
+        let k = 0;
+        for (let j = 0; j < n; j++) bounds.set([d, (d += datas[j]!.length), k, (k += keys[j]!.length)], 4 * j);
+        const at = T + 1000 * run;
+        for (let j = 0; j < n; j++) arrival.set(next + j, at);
+        await a.log.appendColumns({ keyId: 0, data: Buffer.concat(datas), keys: Buffer.concat(keys), bounds, parts: [{ shard: S0, first: BigInt(next), arrivalMs: at, records: Array.from({ length: n }, (_, j) => j) }] });
+        next += n;
+      }
+      const reads = async (s: Storage): Promise<void> => {
+        assert.equal(await s.log.lastPosition(S0), BigInt(next - 1));
+        for (let p = 0; p < next; p += 5) {
+          const r = await s.log.read(S0, BigInt(p), { maxRecords: 3, maxBytes: Infinity });
+          const want = Array.from({ length: Math.min(3, next - p) }, (_, j) => plain({ position: BigInt(p + j), arrivalMs: arrival.get(p + j)!, partitionKey: key(p + j), data: payload(p + j), keyId: 0 }));
+          assert.deepEqual(r.map(plain), want, `read at ${p}`);
+        }
+        for (let run = 0; run < 2 * sizes.length; run++) {
+          const first = [...arrival].find(([, t]) => t === T + 1000 * run)![0];
+          assert.equal(await s.log.positionAtTime(S0, T + 1000 * run - 500), BigInt(first), `run ${run}`);
+        }
+      };
+      await reads(a);
+      await a.close();
+      const b = await openLocalStorage({ dataDir: dir });
+      await reads(b);
+      await b.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('local durability across reopen', () => {
   it('keeps records, last positions and meta after close and reopen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));

@@ -77,6 +77,7 @@ export const ROUND_PART_FRAME_BYTES = FRAME_HEAD_BYTES + ROUND_PART_BODY_BYTES;
 
 export const MAX_U32 = 0xffff_ffff;
 export const MAX_U64 = (1n << 64n) - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MAX_ARRIVAL = 2 ** 48 - 1;
 const MAX_PARTITION_KEY_BYTES = 0xffff;
 /** A frame body can never be this large (a record is at most a few MiB): a length beyond it is garbage. */
@@ -111,9 +112,13 @@ export interface ShardChunk {
   readonly bytes: Buffer;
   /** Frame start of each record within `bytes`. */
   readonly offsets: Int32Array;
-  /** Each record's position and arrival (the index notes them once the round is durable). */
-  readonly positions: BigUint64Array;
-  readonly arrivals: Float64Array;
+  /**
+   * Each record's position and arrival (the index notes them once the round is durable); absent
+   * for a run (a column append's part): positions first, first + 1, ..., all at `arrivalMs`.
+   */
+  readonly positions: BigUint64Array | undefined;
+  readonly arrivals: Float64Array | undefined;
+  readonly arrivalMs: number;
   readonly first: bigint;
   readonly last: bigint;
 }
@@ -138,11 +143,16 @@ function checkKeyBytes(n: number): void {
  * Writes a record frame's head and fixed fields at `at` (the key and data follow them, then the
  * CRC is set by sealFrame); returns where the key goes.
  */
-function recordHead(bytes: Buffer, dv: DataView, at: number, bodyLen: number, position: bigint, arrival: number, keyId: number, pk: number): number {
+function recordHead(bytes: Buffer, dv: DataView, at: number, bodyLen: number, position: bigint | number, arrival: number, keyId: number, pk: number): number {
   dv.setUint32(at, bodyLen, true);
   const body = at + FRAME_HEAD_BYTES;
   bytes[body] = KIND_RECORD;
-  dv.setBigUint64(body + 1, position, true);
+  if (typeof position === 'bigint') dv.setBigUint64(body + 1, position, true);
+  else {
+    // A safe integer, in two words: no BigInt made per record.
+    dv.setUint32(body + 1, position % 0x1_0000_0000, true);
+    dv.setUint32(body + 5, Math.floor(position / 0x1_0000_0000), true);
+  }
   dv.setUint32(body + 9, arrival % 0x1_0000_0000, true);
   dv.setUint16(body + 13, Math.floor(arrival / 0x1_0000_0000), true);
   dv.setUint32(body + 15, keyId, true);
@@ -212,7 +222,7 @@ export function encodeAppend(entries: readonly AppendEntry[]): ShardChunk[] {
       positions[j] = record.position;
       arrivals[j] = record.arrivalMs;
     }
-    out.push({ shard: g.shard, key, bytes, offsets, positions, arrivals, first: positions[0]!, last: g.last });
+    out.push({ shard: g.shard, key, bytes, offsets, positions, arrivals, arrivalMs: arrivals[0]!, first: positions[0]!, last: g.last });
   }
   return out;
 }
@@ -249,9 +259,9 @@ export function encodeColumns(batch: ColumnAppend): ShardChunk[] {
     const bytes = Buffer.allocUnsafeSlow(size);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const offsets = new Int32Array(n);
-    const positions = new BigUint64Array(n);
-    const arrivals = new Float64Array(n).fill(arrivalMs);
-    let position = first;
+    // Positions as numbers while they are safe integers (always, in practice), else as BigInts.
+    const small = last <= MAX_SAFE;
+    let position: bigint | number = small ? Number(first) : first;
     let at = 0;
     for (let j = 0; j < n; j++) {
       const i = records[j]!;
@@ -265,9 +275,9 @@ export function encodeColumns(batch: ColumnAppend): ShardChunk[] {
       at = copyInto(bytes, at, data, ds, de);
       sealFrame(bytes, dv, start, at);
       offsets[j] = start;
-      positions[j] = position++;
+      position = typeof position === 'number' ? position + 1 : position + 1n;
     }
-    out.push({ shard: part.shard, key, bytes, offsets, positions, arrivals, first, last });
+    out.push({ shard: part.shard, key, bytes, offsets, positions: undefined, arrivals: undefined, arrivalMs, first, last });
   }
   return out;
 }

@@ -718,8 +718,12 @@ export class SegmentLogStore implements LogStore {
       for (let j = 0; j < n; j++) {
         const start = c.offsets[j]!;
         const end = j + 1 < n ? c.offsets[j + 1]! : c.bytes.length;
-        st.noteRecord(c.positions[j]!, c.arrivals[j]!, seg.seq, at + start, end - start);
+        if (c.positions !== undefined) st.noteRecord(c.positions[j]!, c.arrivals![j]!, seg.seq, at + start, end - start);
+        // A run: a position is made only for the records that get an index entry.
+        else if (st.entryDue()) st.noteRecord(c.first + BigInt(j), c.arrivalMs, seg.seq, at + start, end - start);
+        else st.skipRecord(end - start);
       }
+      if (c.positions === undefined) st.noteLast(c.last, c.arrivalMs);
       cached += st.cacheAdd(c.bytes, c.offsets, TAIL_CACHE_PER_SHARD);
       at += c.bytes.length;
     }

@@ -94,6 +94,25 @@ export class ShardState {
   }
 
   /** Notes a durable record (in file order) for the index and last position. */
+  /** Whether the next record noted gets an index entry (noteRecord), or may be skipped (skipRecord). */
+  entryDue(): boolean {
+    return this.#forceEntry || this.#sinceRecords >= INDEX_EVERY_RECORDS || this.#sinceBytes >= INDEX_EVERY_BYTES;
+  }
+
+  /**
+   * noteRecord for a record that gets no index entry (entryDue() is false), whose position and
+   * arrival need not be made: noteLast records the last ones of a run.
+   */
+  skipRecord(frameBytes: number): void {
+    this.#sinceRecords++;
+    this.#sinceBytes += frameBytes;
+  }
+
+  noteLast(position: bigint, arrivalMs: number): void {
+    this.lastPos = position;
+    this.lastArrival = arrivalMs;
+  }
+
   noteRecord(position: bigint, arrivalMs: number, seq: number, offset: number, frameBytes: number): void {
     if (this.#forceEntry || this.#sinceRecords >= INDEX_EVERY_RECORDS || this.#sinceBytes >= INDEX_EVERY_BYTES) {
       this.#addEntry(position, seq, offset, arrivalMs);
