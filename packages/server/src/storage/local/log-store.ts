@@ -24,7 +24,7 @@
  *   3. the round is published to readers (see Visibility) and every append of it resolves.
  * Appends arriving during a round wait for the next one, so a round's syncs are shared by all of
  * them; trims and drops run between rounds, in call order. One sync latency per round: the
- * files of a round are synced together, and nothing is written after them.
+ * files of a round are written durably together, and nothing is written after them.
  *
  * Durability and all-or-nothing. An append is acknowledged after step 2, so after a crash every
  * frame of an acknowledged append is on disk. An append spanning shards A and B could still be
@@ -518,7 +518,7 @@ export class SegmentLogStore implements LogStore {
   readonly #segmentBytes: number;
   /** Group commits made, and the appends they carried (diagnostics: bench/storage.mjs). */
   readonly stats = { rounds: 0, appends: 0 };
-  /** Moving average of fdatasync times, ms: fast enough to sync on the event loop? */
+  /** Moving average of durable write times, ms: fast enough to write on the event loop? */
   #syncMs = 0;
 
   constructor(logDir: string, commit: FileHandle, committed: number, committedOnDisk: number, shards: Map<string, ShardState>, segmentBytes: number) {
