@@ -60,7 +60,7 @@ export class RecordBatch {
     return this.bounds[4 * i + 3]! - this.bounds[4 * i + 2]!;
   }
 
-  /** Record i as an object (tests, and engines that store objects). */
+  /** Record i as an object (for tests and diagnostics). */
   request(i: number): WriteRequest {
     const b = this.bounds;
     const Data = this.data.subarray(b[4 * i], b[4 * i + 1]);
