@@ -52,11 +52,16 @@ export function md5WordsOfBytes(b: Uint8Array, start: number, end: number): Uint
   for (let i = start; k < full; k++, i += 4) words[k] = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
   let last = 0;
   for (let i = start + (k << 2), sh = 0; i < end; i++, sh += 8) last |= b[i]! << sh;
+  padWords(k, last, n);
+  return compress();
+}
+
+/** Ends the message words of an n-byte message of one block: word k holds its last bytes (`last`). */
+function padWords(k: number, last: number, n: number): void {
   words[k] = last | (0x80 << ((n & 3) << 3));
   for (k++; k < 14; k++) words[k] = 0;
   words[14] = n * 8;
   words[15] = 0;
-  return compress();
 }
 
 /**
@@ -83,10 +88,7 @@ function asciiWords(s: string, n: number): boolean {
     last |= c << sh;
   }
   if (any >= 0x80) return false;
-  words[k] = last | (0x80 << ((n & 3) << 3));
-  for (k++; k < 14; k++) words[k] = 0;
-  words[14] = n * 8;
-  words[15] = 0;
+  padWords(k, last, n);
   return true;
 }
 
