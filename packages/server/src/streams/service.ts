@@ -684,22 +684,21 @@ export class StreamsService {
     const rank = new Int32Array(n);
     const parts: { shard: ShardRef; first: bigint; arrivalMs: number; records: number[] }[] = [];
     const partRuntimes: ShardRuntime[] = [];
-    // Parts by shard index; a call touches few shards, so a short scan finds them.
+    // Each shard's part, by shard index (records of one shard often come in a row: checked first).
+    const partOf = new Map<number, number>();
     let last = -1;
     for (let k = 0; k < n; k++) {
       const i = admitted[k]!;
       const index = shards[i]!.index;
-      let p = last >= 0 && partRuntimes[last]!.ref.shardIndex === index ? last : -1;
+      let p = last >= 0 && partRuntimes[last]!.ref.shardIndex === index ? last : (partOf.get(index) ?? -1);
       if (p < 0) {
-        for (let q = 0; q < partRuntimes.length; q++) if (partRuntimes[q]!.ref.shardIndex === index) p = q;
-        if (p < 0) {
-          const rt = this.runtime(st, index);
-          const arrivalMs = rt.lastArrivalMs > now ? rt.lastArrivalMs : now;
-          rt.lastArrivalMs = arrivalMs;
-          p = parts.length;
-          parts.push({ shard: rt.ref, first: rt.next, arrivalMs, records: [] });
-          partRuntimes.push(rt);
-        }
+        const rt = this.runtime(st, index);
+        const arrivalMs = rt.lastArrivalMs > now ? rt.lastArrivalMs : now;
+        rt.lastArrivalMs = arrivalMs;
+        p = parts.length;
+        parts.push({ shard: rt.ref, first: rt.next, arrivalMs, records: [] });
+        partRuntimes.push(rt);
+        partOf.set(index, p);
       }
       last = p;
       part[k] = p;
