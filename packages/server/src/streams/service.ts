@@ -675,7 +675,7 @@ export class StreamsService {
     st: StreamState,
     batch: RecordBatch,
     shards: readonly ShardMeta[],
-    admitted: readonly number[],
+    admitted: Int32Array,
     keyRef: number,
   ): Promise<Placement> {
     const now = this.clock.now();
@@ -727,7 +727,7 @@ export class StreamsService {
   }
 
   /** The data column of the admitted records encrypted under keyRef (no part refers to the others). */
-  #encrypted(batch: RecordBatch, admitted: readonly number[], keyRef: number): { data: Buffer; bounds: Int32Array } {
+  #encrypted(batch: RecordBatch, admitted: Int32Array, keyRef: number): { data: Buffer; bounds: Int32Array } {
     const bounds = batch.bounds.slice();
     const sealed: Buffer[] = [];
     let at = 0;

@@ -45,7 +45,6 @@ function route(svc: StreamsService, st: StreamState, records: RecordBatch, dataP
   const n = records.count;
   const { keys, bounds, hashKeys } = records;
   const shards = new Array<ShardMeta>(n);
-  const sizes = new Array<number>(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const dataBytes = bounds[4 * i + 1]! - bounds[4 * i]!;
@@ -70,7 +69,6 @@ function route(svc: StreamsService, st: StreamState, records: RecordBatch, dataP
       index = st.route(h);
     } else index = st.routeWords(md5WordsOfBytes(keys, bounds[4 * i + 2]!, bounds[4 * i + 3]!));
     shards[i] = st.shard(index)!;
-    sizes[i] = size;
   }
   if (total > MAX_PUT_RECORDS_BYTES) {
     throw errors.InvalidArgumentException(`Records size exceeds ${MAX_PUT_RECORDS_BYTES / 1048576} MB limit`);
@@ -78,10 +76,11 @@ function route(svc: StreamsService, st: StreamState, records: RecordBatch, dataP
   const now = svc.clock.now();
   // Each record's index among the admitted ones, or -1 when throttled.
   const slot = new Int32Array(n);
-  const admitted: number[] = [];
+  const admitted = new Int32Array(n);
+  let count = 0;
   for (let i = 0; i < n; i++) {
     const shard = shards[i]!;
-    const size = sizes[i]!;
+    const size = bounds[4 * i + 1]! - bounds[4 * i]! + bounds[4 * i + 3]! - bounds[4 * i + 2]!;
     const rt = svc.runtime(st, shard.index);
     slot[i] = -1;
     if (svc.options.throttle) {
@@ -98,11 +97,11 @@ function route(svc: StreamsService, st: StreamState, records: RecordBatch, dataP
     }
     rt.windowBytes += size;
     rt.windowRecords += 1;
-    slot[i] = admitted.length;
-    admitted.push(i);
+    slot[i] = count;
+    admitted[count++] = i;
   }
-  if (admitted.length === 0) return Promise.resolve(new WriteOutcome(svc, st, shards, slot, undefined));
-  return svc.append(st, records, shards, admitted, keyRef).then((placement) => new WriteOutcome(svc, st, shards, slot, placement));
+  if (count === 0) return Promise.resolve(new WriteOutcome(svc, st, shards, slot, undefined));
+  return svc.append(st, records, shards, admitted.subarray(0, count), keyRef).then((placement) => new WriteOutcome(svc, st, shards, slot, placement));
 }
 
 /**
