@@ -193,6 +193,11 @@ describe('agent end to end (in process)', () => {
             await fh.write(text(ls));
             await new Promise((r) => setTimeout(r, 5));
           }
+          // A file renamed away before the agent first looks at it cannot be followed by name or by
+          // inode (nor can AWS's agent follow it): logrotate rotates files that have lived a while.
+          // So both flows read this generation before it is rotated, however slow the machine.
+          const written = all.length;
+          await waitFor(() => agent.progress().total.recordsParsed >= 2 * written, 20_000, `generation ${gen} read by both flows`);
           // logrotate's "create": shift the old files, rename the live one, create a new one...
           for (let k = gen; k >= 1; k--) await rename(`${path}.${k}`, `${path}.${k + 1}`);
           await rename(path, `${path}.1`);
