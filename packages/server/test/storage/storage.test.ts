@@ -26,18 +26,27 @@ const memory: Engine = {
   },
 };
 
+/** Runs fn with a fresh temporary directory, removed afterwards. */
+async function withDataDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const local: Engine = {
   name: 'local',
-  async use(fn) {
-    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
-    const s = await openLocalStorage({ dataDir: dir });
-    try {
-      await fn(s);
-    } finally {
-      await s.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
+  use: (fn) =>
+    withDataDir(async (dir) => {
+      const s = await openLocalStorage({ dataDir: dir });
+      try {
+        await fn(s);
+      } finally {
+        await s.close();
+      }
+    }),
 };
 
 const S0: ShardRef = { streamId: 1, shardIndex: 0 };
@@ -455,8 +464,7 @@ contract(local);
 
 describe('local tail cache', () => {
   it('serves every position as the files do, across partly evicted rounds and shards', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
-    try {
+    await withDataDir(async (dir) => {
       // ~1.2 MB into S0 in rounds of 1 to 180 records (a 256 KiB cache per shard keeps the newest
       // part, cut inside a round), some rounds shared with S1.
       const sizes = [1, 180, 7, 64, 3, 120, 1, 1, 90, 33, 150, 2, 77, 160, 5, 128, 40, 1, 99, 170];
@@ -488,16 +496,13 @@ describe('local tail cache', () => {
       const b = await openLocalStorage({ dataDir: dir });
       assert.deepEqual(await reads(b), cached, 'the files give what the cache gave');
       await b.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('local column appends', () => {
   it('index runs as the files do: reads and times from every part of long runs, after eviction and reopen', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
-    try {
+    await withDataDir(async (dir) => {
       // ~1.5 MB into S0 in runs of 1 to 500 records (the index takes an entry every 64 records or
       // 16 KiB, the cache keeps 256 KiB), each run at its own arrival time.
       const sizes = [1, 500, 7, 64, 3, 200, 1, 65, 128, 129, 33, 400, 2];
@@ -535,16 +540,13 @@ describe('local column appends', () => {
       const b = await openLocalStorage({ dataDir: dir });
       await reads(b);
       await b.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('local durability across reopen', () => {
   it('keeps records, last positions and meta after close and reopen', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eddy-storage-'));
-    try {
+    await withDataDir(async (dir) => {
       const a = await openLocalStorage({ dataDir: dir });
       await a.log.append([...entries(S0, 0, 100), ...entries(S1, 7, 1)]);
       await a.log.trim(S0, 10n);
@@ -562,9 +564,7 @@ describe('local durability across reopen', () => {
       assert.deepEqual(await b.meta.get('stream/x'), { key: 'stream/x', value: { id: 2 }, version: 2 });
       await b.log.append(entries(S0, 100, 1));
       await b.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('opens a data dir whose name looks like a file name', async () => {

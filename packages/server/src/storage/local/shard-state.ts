@@ -114,16 +114,14 @@ export class ShardState {
   }
 
   noteRecord(position: bigint, arrivalMs: number, seq: number, offset: number, frameBytes: number): void {
-    if (this.#forceEntry || this.#sinceRecords >= INDEX_EVERY_RECORDS || this.#sinceBytes >= INDEX_EVERY_BYTES) {
+    if (this.entryDue()) {
       this.#addEntry(position, seq, offset, arrivalMs);
       this.#forceEntry = false;
       this.#sinceRecords = 0;
       this.#sinceBytes = 0;
     }
-    this.#sinceRecords++;
-    this.#sinceBytes += frameBytes;
-    this.lastPos = position;
-    this.lastArrival = arrivalMs;
+    this.skipRecord(frameBytes);
+    this.noteLast(position, arrivalMs);
   }
 
   #addEntry(position: bigint, seq: number, offset: number, arrivalMs: number): void {
