@@ -6,12 +6,9 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
-const { O_RDWR, O_CREAT, O_EXCL, O_DSYNC } = constants;
-/**
- * Read-write, with O_DSYNC: a write returns once its data (and the file size needed to read it
- * back) is durable, as write + fdatasync would, in one system call.
- */
-const OPEN = O_RDWR | O_DSYNC;
+const { O_RDWR, O_CREAT, O_EXCL } = constants;
+/** Read-write. Writes are made durable by the commit log and checkpoints (log-store.ts). */
+const OPEN = O_RDWR;
 /** The same, for a file that must not exist yet. */
 export const CREATE = OPEN | O_CREAT | O_EXCL;
 
@@ -38,7 +35,7 @@ export class FileHandles {
   }
 
   /**
-   * A handle on `path`, opened read-write with synchronous writes (OPEN), or with `createFlags`
+   * A handle on `path`, opened read-write (OPEN), or with `createFlags`
    * when given (the writer creates segments with CREATE).
    */
   async acquire(path: string, createFlags?: number): Promise<Lease> {

@@ -2,7 +2,7 @@
  * The embedded durable engine (DESIGN.md "Storage", "Choices worth knowing"):
  *
  * `log`: append-only segment files per shard under `<dataDir>/log/`, written and read with plain
- *   file I/O, group-committed with a commit file (log-store.ts describes the layout, the durability
+ *   file I/O, group-committed through a commit log (log-store.ts describes the layout, the durability
  *   argument and recovery). It replaced an LMDB database of one entry per record: LMDB's writer
  *   touches every leaf page it appends to through its map, so the process's file-backed RSS grew
  *   with the stored data (1.95 GB RSS at 10 M × 100-byte records, against a 200 MB target);

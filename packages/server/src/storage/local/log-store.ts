@@ -4,7 +4,8 @@
  * the page cache holds the file data, outside the process).
  *
  * Layout, under `<dataDir>/log/`:
- *   commit                          the commit file: the number of the last committed round
+ *   commit                          the commit file: the last checkpoint (a round number)
+ *   journal-0, journal-1            the commit log (commit-log.ts): every round since the last checkpoint
  *   <streamId>/<shardIndex>/        one directory per shard
  *     <first position, 20 digits>.seg   segment files (frames.ts), rolled at ~64 MiB
  *     trim                          the shard's trim floor (u64 + CRC), when a trim left records below it
@@ -13,38 +14,48 @@
  * Group commit. Appends are encoded (and validated) when called and queued. One round at a time
  * takes every queued append, checks positions against what is stored (refusing a whole append
  * whose positions do not increase, as LMDB did inside its transaction), and then:
- *   1. per touched shard, one positional writev at the durable end of its last segment (or into a
- *      new segment, created with O_EXCL, when the last one has reached 64 MiB): a round-part frame
- *      naming the round, the number of shards it touches and the length of what follows, then the
- *      frames of every append of the round for that shard;
- *   2. those writes made durable: segment files are open with O_DSYNC, so each write returns once
- *      its data and the file size are on disk (write + fdatasync in one call); the parts of a round
- *      are written in parallel, and the shard directory (and its parents if they were created) is
- *      fsync'd when a segment file was created;
+ *   1. per touched shard, one positional writev at the end of its last segment (or into a new
+ *      segment, created with O_EXCL, when the last one has reached 64 MiB; the shard directory,
+ *      and its parents if they were created, are then fsync'd): a round-part frame naming the
+ *      round, the number of shards it touches and the length of what follows, then the frames of
+ *      every append of the round for that shard. These writes go to the page cache only;
+ *   2. the round's record in the commit log: every part of step 1 again, with the file and offset
+ *      it went to, in one write to a journal file open with O_DSYNC (durable on return: write +
+ *      fdatasync in one call). One sync per round however many shards it touched: the event loop
+ *      hands one write to libuv's pool, where four shards used to take four;
  *   3. the round is published to readers (see Visibility) and every append of it resolves.
- * Appends arriving during a round wait for the next one, so a round's syncs are shared by all of
- * them; trims and drops run between rounds, in call order. One sync latency per round: the
- * files of a round are written durably together, and nothing is written after them.
+ * Appends arriving during a round wait for the next one, so a round's sync is shared by all of
+ * them; trims and drops run between rounds, in call order.
  *
- * Durability and all-or-nothing. An append is acknowledged after step 2, so after a crash every
- * frame of an acknowledged append is on disk. An append spanning shards A and B could still be
- * durable in A's file and torn or absent in B's after a crash in step 2 (the files are written and
- * synced independently, and a kill or power cut can land between them), and even a one-shard
- * append could be cut between two of its frames. So recovery decides from the files: at open each
- * shard's last segment is scanned up to the first frame that is torn or fails its CRC (truncated
- * there), noting the last round part it holds. Rounds run one at a time, each starting after the
- * one before was synced, so only the highest round found can be incomplete, and it is always the
- * tail of each file it touched. It is kept if its part is whole (every frame of its declared
- * length present and sound) in as many shards as it declares; otherwise every part of it is
- * truncated (a segment it created is removed entirely) and synced before the store takes writes.
- * Every append lies within one round, so it survives whole or not at all. A round's part can leave
- * with its shard (a trim that deletes the segment, a dropped shard) while it is still the highest
- * round: so before a trim or a drop deletes anything, the commit file (two 16-byte slots 4 KiB
- * apart, used alternately, each with a CRC) records the last committed round, and every round at
- * or below it is kept without counting parts. Older data directories, whose rounds were committed
- * by that file alone (kind 2 round frames), are read the same way as before. Segments other than
- * the last of a shard were complete and synced before the next one was created, so a problem in
- * one of them is corruption and fails the open.
+ * Checkpoints. A journal is written from its start until it holds 64 MiB; then the store goes on in
+ * the other one and, in the background, fdatasyncs every segment file written since the last
+ * checkpoint and records the last round before the switch in the commit file (two 16-byte slots
+ * 4 KiB apart, written alternately, each with a CRC: a torn write leaves the checkpoint before).
+ * A journal is written over only once the checkpoint of its own rounds is done, so the journals
+ * always hold every round after the last two checkpoints. Trims and drops checkpoint every round
+ * first (so no round after the checkpoint refers to a segment they delete), and so does close.
+ *
+ * Durability and all-or-nothing. An append is acknowledged after step 2, so after a crash its
+ * round is in a journal, or at or below the checkpoint and synced in the segments. At open, the
+ * rounds after the checkpoint are read from the journals (whole records only, checked by CRC, in
+ * unbroken round order) and their parts written back where they were, creating files a power cut
+ * lost, and synced: the segments then hold every acknowledged round whole. A round whose journal
+ * write was cut short was not acknowledged; its parts, like those of a round whose segment writes
+ * were made but whose journal write was not begun, may be in the segments whole, in part, or not at
+ * all. So recovery then decides from the files: each shard's last segment is scanned up to the
+ * first frame that is torn or fails its CRC (truncated there), noting the last round part it
+ * holds. Rounds run one at a time, so only the highest round found can be incomplete, and it is
+ * always the tail of each file it touched. It is kept if its part is whole (every frame of its
+ * declared length present and sound) in as many shards as it declares, and synced; otherwise every
+ * part of it is truncated (a segment it created is removed entirely). Every append lies within one
+ * round, so it survives whole or not at all. The result is a checkpoint (recorded in the commit
+ * file) from which the journals are written afresh. A round's part can leave with its shard (a trim
+ * that deletes the segment, a dropped shard) while it is still the highest round: those come after
+ * a checkpoint, and every round at or below the checkpoint is kept without counting parts. Older
+ * data directories, with no journals, whose rounds were committed by O_DSYNC segment writes or by
+ * the commit file alone (kind 2 round frames), are read the same way. Segments other than the last
+ * of a shard hold no torn frame once the journals are replayed, so a problem in one of them is
+ * corruption and fails the open.
  *
  * Visibility. `read`, `lastPosition` and `positionAtTime` see only published rounds: each segment
  * carries its durable size, and readers never look past it, even though the writer may already
@@ -81,12 +92,14 @@ import {
   rmSync,
   unlinkSync,
   writeSync,
+  constants,
   writevSync,
 } from 'node:fs';
 import { mkdir, open, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AppendEntry, ColumnAppend, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
+import { JOURNAL_FILES, journalHead, readJournals, replayRounds, roundsAfter, type JournalPart } from './commit-log.js';
 import { CREATE, FileHandles } from './file-handles.js';
 import {
   FRAME_HEAD_BYTES,
@@ -119,6 +132,7 @@ import {
 import { SEGMENT_NAME, ShardState, segmentName, type Segment } from './shard-state.js';
 
 const SEGMENT_ROLL_BYTES = 64 * 1024 * 1024;
+const JOURNAL_ROTATE_BYTES = 64 * 1024 * 1024;
 const TAIL_CACHE_PER_SHARD = 256 * 1024;
 const TAIL_CACHE_TOTAL = 16 * 1024 * 1024;
 const MAX_OPEN_FILES = 256;
@@ -154,6 +168,9 @@ interface Written {
   /** File offset of the round frame. */
   readonly at: number;
   readonly chunks: ShardChunk[];
+  /** What was written, and where (the segment header too, in a segment it created): the journal's part. */
+  readonly fileAt: number;
+  readonly bufs: Buffer[];
 }
 
 // ------------------------------------------------------------------------------------ small file helpers
@@ -212,12 +229,13 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * A round of one part up to this size is written (durably: O_DSYNC) on the event loop itself while
- * such writes are fast (under SYNC_INLINE_MS on average): that is the latency case (one writer,
- * small puts), where handing the call to libuv's thread pool and being woken when it is done costs
- * more than the write, and the pool's wake-ups are the tail on small VMs. Rounds over several
- * shards write in the pool, in parallel (the event loop only hands them over: the copies into the
- * page cache and the syncs run beside it), and so do large parts and writes on a slow disk.
+ * The journal record of a round of one part up to this size is written (durably: O_DSYNC) on the
+ * event loop itself while such writes are fast (under SYNC_INLINE_MS on average): that is the
+ * latency case (one writer, small puts), where handing the call to libuv's thread pool and being
+ * woken when it is done costs more than the write, and the pool's wake-ups are the tail on small
+ * VMs. The records of rounds over several shards (many writers) are written in the pool, so that
+ * the event loop reads and decodes the next requests meanwhile, and so are large ones and writes
+ * on a slow disk.
  */
 const SYNC_WRITE_BYTES = 256 * 1024;
 const SYNC_INLINE_MS = 1;
@@ -271,6 +289,8 @@ const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException | undefin
 export interface SegmentLogOptions {
   /** Roll to a new segment once the last one reaches this many bytes (default 64 MiB; tests use less). */
   readonly segmentBytes?: number;
+  /** Switch journals (and checkpoint) once the one in use holds this many bytes (default 64 MiB; tests use less). */
+  readonly journalBytes?: number;
 }
 
 /** Opens (creating if needed) the log under `logDir`, recovering from a crash if there was one. */
@@ -280,6 +300,11 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
   const trash = join(logDir, TRASH_DIR);
   rmSync(trash, { recursive: true, force: true });
   mkdirSync(trash);
+  const commitPath = join(logDir, COMMIT_FILE);
+  const slots = existsSync(commitPath) ? readSlots(commitPath) : undefined;
+  // Every round after the last checkpoint is in the journals: write them back into the segments
+  // first, so that the scan below finds them whole whatever the crash left of those files.
+  if (slots !== undefined) replayRounds(logDir, roundsAfter(readJournals(logDir), slots.checkpoint));
   const shardDirs: { ref: ShardRef; dir: string }[] = [];
   for (const s of readdirSync(logDir)) {
     if (!/^\d+$/.test(s)) continue;
@@ -287,13 +312,11 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
       if (/^\d+$/.test(i)) shardDirs.push({ ref: { streamId: Number(s), shardIndex: Number(i) }, dir: join(logDir, s, i) });
     }
   }
-  const commitPath = join(logDir, COMMIT_FILE);
   let committed: number;
-  if (existsSync(commitPath)) {
-    const b = readFileSync(commitPath);
-    const rounds = [readSlot(b, 0), readSlot(b, COMMIT_SLOT_STRIDE)].filter((r): r is number => r !== undefined);
-    if (rounds.length === 0) throw new Error(`corrupt commit file ${commitPath}: no valid slot`);
-    committed = Math.max(...rounds);
+  let nextSlot = 1;
+  if (slots !== undefined) {
+    committed = slots.checkpoint;
+    nextSlot = slots.next;
   } else {
     if (shardDirs.length > 0) throw new Error(`${commitPath} is missing but ${logDir} holds shard data`);
     const fd = openSync(commitPath, 'w');
@@ -318,12 +341,15 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
   // The highest round above the commit file: kept if all its parts are whole, else cut everywhere.
   let top: number | undefined;
   for (const t of tails.values()) if (t.round > committed && (top === undefined || t.round > top)) top = t.round;
-  const onDisk = committed;
   if (top !== undefined) {
     const parts = [...tails].filter(([, t]) => t.round === top);
     const whole = parts.filter(([, t]) => t.whole).length;
-    if (whole >= parts[0]![1].parts) committed = top;
-    else {
+    if (whole >= parts[0]![1].parts) {
+      committed = top;
+      // Kept, but it may be in the page cache only (a round whose journal record was not written):
+      // make it durable before the commit file says so.
+      for (const [, t] of parts) syncFile(t.path);
+    } else {
       for (const [st, t] of parts) {
         const fd = openSync(t.path, 'r+');
         try {
@@ -340,7 +366,44 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
     }
   }
   const commit = await open(commitPath, 'r+');
-  return new SegmentLogStore(logDir, commit, committed, onDisk, shards, options.segmentBytes ?? SEGMENT_ROLL_BYTES);
+  if (committed !== (slots?.checkpoint ?? 0)) {
+    // Every round up to `committed` is now durable in the segments: a checkpoint. The journals
+    // hold no round after it, so the store can write them from their start.
+    writeSync(commit.fd, slot(committed), 0, COMMIT_SLOT_BYTES, nextSlot * COMMIT_SLOT_STRIDE);
+    fsyncSync(commit.fd);
+    nextSlot = 1 - nextSlot;
+  }
+  const journals: FileHandle[] = [];
+  let madeJournal = false;
+  for (const f of JOURNAL_FILES) {
+    const path = join(logDir, f);
+    if (!existsSync(path)) madeJournal = true;
+    journals.push(await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o644));
+  }
+  if (madeJournal) fsyncDirSync(logDir);
+  return new SegmentLogStore(logDir, commit, committed, nextSlot, journals, shards, {
+    segmentBytes: options.segmentBytes ?? SEGMENT_ROLL_BYTES,
+    journalBytes: options.journalBytes ?? JOURNAL_ROTATE_BYTES,
+  });
+}
+
+/** The commit file's last checkpoint, and the slot the next one goes to (the other one). */
+function readSlots(commitPath: string): { checkpoint: number; next: number } {
+  const b = readFileSync(commitPath);
+  const a = readSlot(b, 0);
+  const c = readSlot(b, COMMIT_SLOT_STRIDE);
+  if (a === undefined && c === undefined) throw new Error(`corrupt commit file ${commitPath}: no valid slot`);
+  if (c === undefined || (a !== undefined && a >= c)) return { checkpoint: a!, next: 1 };
+  return { checkpoint: c, next: 0 };
+}
+
+function syncFile(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The last round part of a shard's last segment, as recovery found it. */
@@ -500,9 +563,20 @@ function scanSegment(
 export class SegmentLogStore implements LogStore {
   readonly #logDir: string;
   readonly #commit: FileHandle;
-  /** The last committed round, and the last one the commit file records. */
+  /** The last committed round. */
   #committed: number;
-  #committedOnDisk: number;
+  /** The commit file's slot (0 or 1) that the next checkpoint writes: never the one holding the last. */
+  #nextSlot: number;
+  /** The two journal files (commit-log.ts); rounds are written to `#journal` from `#journalAt` on. */
+  readonly #journals: FileHandle[];
+  #journal = 0;
+  #journalAt = 0;
+  readonly #journalBytes: number;
+  /** Segment files written since the last checkpoint began: the next one syncs them. */
+  #dirty = new Set<string>();
+  /** The checkpoint under way, if any, and the round of the last one done. */
+  #checkpointing: Promise<void> | undefined;
+  #checkpointRound: number;
   readonly #shards: Map<string, ShardState>;
   readonly #files = new FileHandles(MAX_OPEN_FILES);
   readonly #queue: Queued[] = [];
@@ -521,12 +595,23 @@ export class SegmentLogStore implements LogStore {
   /** Moving average of durable write times, ms: fast enough to write on the event loop? */
   #syncMs = 0;
 
-  constructor(logDir: string, commit: FileHandle, committed: number, committedOnDisk: number, shards: Map<string, ShardState>, segmentBytes: number) {
-    this.#segmentBytes = segmentBytes;
+  constructor(
+    logDir: string,
+    commit: FileHandle,
+    committed: number,
+    nextSlot: number,
+    journals: FileHandle[],
+    shards: Map<string, ShardState>,
+    sizes: { segmentBytes: number; journalBytes: number },
+  ) {
+    this.#segmentBytes = sizes.segmentBytes;
+    this.#journalBytes = sizes.journalBytes;
     this.#logDir = logDir;
     this.#commit = commit;
     this.#committed = committed;
-    this.#committedOnDisk = committedOnDisk;
+    this.#checkpointRound = committed;
+    this.#nextSlot = nextSlot;
+    this.#journals = journals;
     this.#shards = shards;
   }
 
@@ -626,10 +711,13 @@ export class SegmentLogStore implements LogStore {
       }
     }
     const round = this.#committed + 1;
-    let written: Written[];
+    const written: Written[] = [];
     try {
-      // Steps 1 and 2: every shard's part of the round, synced. From here on the round survives a crash.
-      written = await Promise.all([...perShard.values()].map((chunks) => this.#writeShard(chunks, round, perShard.size)));
+      if (this.#journalAt >= this.#journalBytes) await this.#switchJournal();
+      // Step 1: every shard's part of the round, into the page cache.
+      for (const chunks of perShard.values()) written.push(await this.#writeShard(chunks, round, perShard.size));
+      // Step 2: the round's journal record, durable on return. From here on the round survives a crash.
+      await this.#log(round, written);
     } catch (e) {
       this.#failed = new Error(`log store write failed; reopen the store to recover: ${(e as Error).message}`, { cause: e });
       for (const a of accepted) a.reject(this.#failed);
@@ -643,13 +731,83 @@ export class SegmentLogStore implements LogStore {
     for (const a of accepted) a.resolve();
   }
 
-  /** Records the last committed round in the commit file, before a trim or drop deletes a round's part. */
-  async #persistCommitted(): Promise<void> {
-    const round = this.#committed;
-    if (round === this.#committedOnDisk) return;
-    await writeAll(this.#commit, [slot(round)], (round % 2) * COMMIT_SLOT_STRIDE);
+  /** Writes the round's journal record: one durable write for all its parts. */
+  async #log(round: number, written: readonly Written[]): Promise<void> {
+    const parts: JournalPart[] = written.map((w) => ({ path: relative(this.#logDir, w.seg.path), at: w.fileAt, bufs: w.bufs }));
+    const bufs = [journalHead(round, parts)];
+    let bytes = bufs[0]!.length;
+    for (const p of parts) {
+      for (const b of p.bufs) {
+        bufs.push(b);
+        bytes += b.length;
+      }
+    }
+    const h = this.#journals[this.#journal]!;
+    const t0 = performance.now();
+    // Journal files are open with O_DSYNC: the write is durable on return.
+    if (parts.length === 1 && bytes <= SYNC_WRITE_BYTES && this.#syncMs <= SYNC_INLINE_MS) writeAllSync(h.fd, bufs, this.#journalAt);
+    else await writeAll(h, bufs, this.#journalAt);
+    this.#syncMs = 0.9 * this.#syncMs + 0.1 * (performance.now() - t0);
+    this.#journalAt += bytes;
+  }
+
+  /**
+   * Starts writing the other journal, from its start, and checkpoints the rounds of this one in
+   * the background. The other journal can be written over once the checkpoint of its own rounds
+   * (started when it was left) is done: waited for here.
+   */
+  async #switchJournal(): Promise<void> {
+    if (this.#checkpointing !== undefined) await this.#checkpointing;
+    if (this.#failed !== undefined) throw this.#failed;
+    this.#journal = 1 - this.#journal;
+    this.#journalAt = 0;
+    this.#startCheckpoint();
+  }
+
+  /** Checkpoints every round committed so far, in the background (`#checkpointing`). */
+  #startCheckpoint(): void {
+    const upTo = this.#committed;
+    const files = this.#dirty;
+    this.#dirty = new Set();
+    this.#checkpointing = this.#checkpoint(upTo, files)
+      .catch((e: unknown) => {
+        // The journals can no longer be written over safely.
+        this.#failed ??= new Error(`log store checkpoint failed; reopen the store to recover: ${(e as Error).message}`, { cause: e });
+      })
+      .finally(() => {
+        this.#checkpointing = undefined;
+      });
+  }
+
+  /**
+   * Syncs the segment files written by the rounds up to `upTo`, then records `upTo` in the commit
+   * file (the slot not holding the last checkpoint, so that a torn write leaves that one).
+   */
+  async #checkpoint(upTo: number, files: ReadonlySet<string>): Promise<void> {
+    await Promise.all(
+      [...files].map(async (path) => {
+        const lease = await this.#files.acquire(path);
+        try {
+          await lease.handle.datasync();
+        } finally {
+          lease.release();
+        }
+      }),
+    );
+    await writeAll(this.#commit, [slot(upTo)], this.#nextSlot * COMMIT_SLOT_STRIDE);
     await this.#commit.datasync();
-    this.#committedOnDisk = round;
+    this.#nextSlot = 1 - this.#nextSlot;
+    this.#checkpointRound = upTo;
+  }
+
+  /** A checkpoint of every committed round, done on return: before a trim or a drop deletes anything. */
+  async #checkpointNow(): Promise<void> {
+    if (this.#checkpointing !== undefined) await this.#checkpointing;
+    if (this.#failed !== undefined) throw this.#failed;
+    if (this.#committed === this.#checkpointRound) return;
+    this.#startCheckpoint();
+    await this.#checkpointing;
+    if (this.#failed !== undefined) throw this.#failed;
   }
 
   async #writeShard(chunks: ShardChunk[], round: number, parts: number): Promise<Written> {
@@ -677,15 +835,12 @@ export class SegmentLogStore implements LogStore {
     const at = created ? 0 : seg.size;
     const lease = await this.#files.acquire(seg.path, created ? CREATE : undefined);
     try {
-      const small = bytes <= SYNC_WRITE_BYTES;
-      const t0 = performance.now();
-      // Segment files are open with O_DSYNC (file-handles.ts): each write is durable on return.
-      if (small && parts === 1 && this.#syncMs <= SYNC_INLINE_MS) writeAllSync(lease.handle.fd, bufs, at);
-      else await writeAll(lease.handle, bufs, at);
-      this.#syncMs = 0.9 * this.#syncMs + 0.1 * (performance.now() - t0);
+      // Into the page cache: the journal record makes the round durable, a checkpoint these files.
+      writeAllSync(lease.handle.fd, bufs, at);
     } finally {
       lease.release();
     }
+    this.#dirty.add(seg.path);
     if (created) {
       const syncs = [fsyncDir(st.dir)];
       if (madeDir !== undefined) {
@@ -696,7 +851,7 @@ export class SegmentLogStore implements LogStore {
       }
       await Promise.all(syncs);
     }
-    return { st, seg, created, at: created ? SEGMENT_HEADER_BYTES : at, chunks };
+    return { st, seg, created, at: created ? SEGMENT_HEADER_BYTES : at, chunks, fileAt: at, bufs };
   }
 
   #publish(w: Written): void {
@@ -882,7 +1037,7 @@ export class SegmentLogStore implements LogStore {
         // Persist the floor only if records below it remain. Not synced: see "Trims" above.
         if (before > first.first) await writeFile(join(st.dir, TRIM_FILE), trimBytes(before));
       }
-      if (gone.length > 0) await this.#persistCommitted();
+      if (gone.length > 0) await this.#checkpointNow();
       for (const seg of gone) {
         this.#files.forget(seg.path);
         await unlink(seg.path).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)));
@@ -895,13 +1050,14 @@ export class SegmentLogStore implements LogStore {
     this.#checkOpen();
     const key = shardKey(shard);
     return this.#task(async () => {
+      // Nothing of the shard may be left to replay once its directory is gone.
+      await this.#checkpointNow();
       const st = this.#shards.get(key) ?? new ShardState(shard, key, this.#logDir);
       this.#shards.delete(key);
       this.#cacheBytes -= st.cacheClear();
       this.#cacheLru.delete(st);
       this.#files.forget(st.dir + '/');
       const trash = join(this.#logDir, TRASH_DIR, `${shard.streamId}-${shard.shardIndex}-${++this.#trashSeq}`);
-      await this.#persistCommitted();
       try {
         await rename(st.dir, trash);
       } catch (e) {
@@ -919,9 +1075,11 @@ export class SegmentLogStore implements LogStore {
     this.#closed = true;
     this.#closing ??= (async () => {
       while (this.#draining !== undefined) await this.#draining;
-      if (this.#failed === undefined) await this.#persistCommitted().catch(() => undefined);
+      if (this.#failed === undefined) await this.#checkpointNow().catch(() => undefined);
+      else if (this.#checkpointing !== undefined) await this.#checkpointing;
       await this.#files.closeAll();
       await this.#commit.close();
+      await Promise.all(this.#journals.map((h) => h.close()));
     })();
     return this.#closing;
   }
