@@ -572,6 +572,7 @@ export class SegmentLogStore implements LogStore {
   #journal = 0;
   #journalAt = 0;
   readonly #journalBytes: number;
+  readonly #relPaths = new WeakMap<Segment, string>();
   /** Segment files written since the last checkpoint began: the next one syncs them. */
   #dirty = new Set<string>();
   /** The checkpoint under way, if any, and the round of the last one done. */
@@ -733,7 +734,7 @@ export class SegmentLogStore implements LogStore {
 
   /** Writes the round's journal record: one durable write for all its parts. */
   async #log(round: number, written: readonly Written[]): Promise<void> {
-    const parts: JournalPart[] = written.map((w) => ({ path: relative(this.#logDir, w.seg.path), at: w.fileAt, bufs: w.bufs }));
+    const parts: JournalPart[] = written.map((w) => ({ path: this.#journalPath(w.seg), at: w.fileAt, bufs: w.bufs }));
     const bufs = [journalHead(round, parts)];
     let bytes = bufs[0]!.length;
     for (const p of parts) {
@@ -749,6 +750,16 @@ export class SegmentLogStore implements LogStore {
     else await writeAll(h, bufs, this.#journalAt);
     this.#syncMs = 0.9 * this.#syncMs + 0.1 * (performance.now() - t0);
     this.#journalAt += bytes;
+  }
+
+  /** The segment's path as journal records name it: relative to the log directory (made once per segment). */
+  #journalPath(seg: Segment): string {
+    let rel = this.#relPaths.get(seg);
+    if (rel === undefined) {
+      rel = relative(this.#logDir, seg.path);
+      this.#relPaths.set(seg, rel);
+    }
+    return rel;
   }
 
   /**
