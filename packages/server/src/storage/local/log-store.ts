@@ -14,16 +14,19 @@
  * Group commit. Appends are encoded (and validated) when called and queued. One round at a time
  * takes every queued append, checks positions against what is stored (refusing a whole append
  * whose positions do not increase, as LMDB did inside its transaction), and then:
- *   1. per touched shard, one positional writev at the end of its last segment (or into a new
- *      segment, created with O_EXCL, when the last one has reached 64 MiB; the shard directory,
- *      and its parents if they were created, are then fsync'd): a round-part frame naming the
- *      round, the number of shards it touches and the length of what follows, then the frames of
- *      every append of the round for that shard. These writes go to the page cache only;
- *   2. the round's record in the commit log: every part of step 1 again, with the file and offset
- *      it went to, in one write to a journal file open with O_DSYNC (durable on return: write +
- *      fdatasync in one call). One sync per round however many shards it touched: the event loop
- *      hands one write to libuv's pool, where four shards used to take four;
- *   3. the round is published to readers (see Visibility) and every append of it resolves.
+ *   1. per touched shard, its part laid out for the end of its last segment (or for a new segment,
+ *      created with O_EXCL, when the last one has reached 64 MiB; the shard directory, and its
+ *      parents if they were created, are then fsync'd): a round-part frame naming the round, the
+ *      number of shards it touches and the length of what follows, then the frames of every
+ *      append of the round for that shard;
+ *   2. the round's record in the commit log: every part, with the file and offset it goes to, in
+ *      one write to a journal file open with O_DSYNC (durable on return: write + fdatasync in one
+ *      call). One sync per round however many shards it touched: the event loop hands one write
+ *      to libuv's pool, where four shards used to take four;
+ *   3. one positional writev per part into its segment, through the page cache (after step 2, not
+ *      beside it: ext4 makes a metadata change wait while it commits its own journal for the
+ *      sync, and the event loop would wait with it); then the round is published to readers (see
+ *      Visibility) and every append of it resolves.
  * Appends arriving during a round wait for the next one, so a round's sync is shared by all of
  * them; trims and drops run between rounds, in call order.
  *
@@ -40,15 +43,15 @@
  * rounds after the checkpoint are read from the journals (whole records only, checked by CRC, in
  * unbroken round order) and their parts written back where they were, creating files a power cut
  * lost, and synced: the segments then hold every acknowledged round whole. A round whose journal
- * write was cut short was not acknowledged; its parts, like those of a round whose segment writes
- * were made but whose journal write was not begun, may be in the segments whole, in part, or not at
- * all. So recovery then decides from the files: each shard's last segment is scanned up to the
- * first frame that is torn or fails its CRC (truncated there), noting the last round part it
- * holds. Rounds run one at a time, so only the highest round found can be incomplete, and it is
- * always the tail of each file it touched. It is kept if its part is whole (every frame of its
- * declared length present and sound) in as many shards as it declares, and synced; otherwise every
- * part of it is truncated (a segment it created is removed entirely). Every append lies within one
- * round, so it survives whole or not at all. The result is a checkpoint (recorded in the commit
+ * write was cut short was not acknowledged, and none of its parts reached a segment (step 3 comes
+ * after), though a segment file it created may be there, empty (removed at open). Then each
+ * shard's last segment is scanned up to the first frame that is torn or fails its CRC (truncated
+ * there), noting the last round part it holds. For data directories written before the journals
+ * (below), the highest round found can still be incomplete, always as the tail of each file it
+ * touched: it is kept if its part is whole (every frame of its declared length present and sound)
+ * in as many shards as it declares, and synced; otherwise every part of it is truncated (a segment
+ * it created is removed entirely). Every append lies within one round, so it survives whole or not
+ * at all. The result is a checkpoint (recorded in the commit
  * file) from which the journals are written afresh. A round's part can leave with its shard (a trim
  * that deletes the segment, a dropped shard) while it is still the highest round: those come after
  * a checkpoint, and every round at or below the checkpoint is kept without counting parts. Older
@@ -100,7 +103,7 @@ import { dirname, join, relative } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AppendEntry, ColumnAppend, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
 import { JOURNAL_FILES, journalHead, readJournals, replayRounds, roundsAfter, type JournalPart } from './commit-log.js';
-import { CREATE, FileHandles } from './file-handles.js';
+import { CREATE, FileHandles, type Lease } from './file-handles.js';
 import {
   FRAME_HEAD_BYTES,
   MAX_U64,
@@ -160,7 +163,7 @@ type Queued =
   | { readonly kind: 'append'; readonly append: Pending }
   | { readonly kind: 'task'; readonly run: () => Promise<void>; readonly resolve: () => void; readonly reject: (e: unknown) => void };
 
-/** What step 1 of a round wrote for one shard, published in step 3. */
+/** One shard's part of a round: laid out in step 1, journaled in step 2, written and published in step 3. */
 interface Written {
   readonly st: ShardState;
   readonly seg: Segment;
@@ -168,9 +171,11 @@ interface Written {
   /** File offset of the round frame. */
   readonly at: number;
   readonly chunks: ShardChunk[];
-  /** What was written, and where (the segment header too, in a segment it created): the journal's part. */
+  /** What is written, and where (the segment header too, in a segment it created): the journal's part. */
   readonly fileAt: number;
   readonly bufs: Buffer[];
+  /** The segment file, held from step 1 to step 3. */
+  readonly lease: Lease;
 }
 
 // ------------------------------------------------------------------------------------ small file helpers
@@ -715,11 +720,20 @@ export class SegmentLogStore implements LogStore {
     const written: Written[] = [];
     try {
       if (this.#journalAt >= this.#journalBytes) await this.#switchJournal();
-      // Step 1: every shard's part of the round, into the page cache.
-      for (const chunks of perShard.values()) written.push(await this.#writeShard(chunks, round, perShard.size));
+      // Step 1: every shard's part of the round laid out (and its segment file made, if new).
+      for (const chunks of perShard.values()) written.push(await this.#prepareShard(chunks, round, perShard.size));
       // Step 2: the round's journal record, durable on return. From here on the round survives a crash.
       await this.#log(round, written);
+      // Step 3: the parts into their segments, through the page cache. Only now: written while the
+      // journal write's sync was under way, they would wait on the file system's own journal commit
+      // (ext4 holds new metadata changes while it commits), with the event loop blocked.
+      for (const w of written) {
+        writeAllSync(w.lease.handle.fd, w.bufs, w.fileAt);
+        w.lease.release();
+        this.#dirty.add(w.seg.path);
+      }
     } catch (e) {
+      for (const w of written) w.lease.release();
       this.#failed = new Error(`log store write failed; reopen the store to recover: ${(e as Error).message}`, { cause: e });
       for (const a of accepted) a.reject(this.#failed);
       return;
@@ -727,7 +741,7 @@ export class SegmentLogStore implements LogStore {
     this.#committed = round;
     this.stats.rounds++;
     this.stats.appends += accepted.length;
-    // Step 3: visible to readers, then acknowledged.
+    // Then visible to readers, and acknowledged.
     for (const w of written) this.#publish(w);
     for (const a of accepted) a.resolve();
   }
@@ -821,7 +835,8 @@ export class SegmentLogStore implements LogStore {
     if (this.#failed !== undefined) throw this.#failed;
   }
 
-  async #writeShard(chunks: ShardChunk[], round: number, parts: number): Promise<Written> {
+  /** Lays out a shard's part of a round, creating a new segment file (and its directory) when one is due. */
+  async #prepareShard(chunks: ShardChunk[], round: number, parts: number): Promise<Written> {
     const first = chunks[0]!;
     let st = this.#shards.get(first.key);
     if (st === undefined) {
@@ -845,24 +860,22 @@ export class SegmentLogStore implements LogStore {
     }
     const at = created ? 0 : seg.size;
     const lease = await this.#files.acquire(seg.path, created ? CREATE : undefined);
-    try {
-      // Into the page cache: the journal record makes the round durable, a checkpoint these files.
-      writeAllSync(lease.handle.fd, bufs, at);
-    } finally {
-      lease.release();
-    }
-    this.#dirty.add(seg.path);
     if (created) {
-      const syncs = [fsyncDir(st.dir)];
-      if (madeDir !== undefined) {
-        // mkdir made `madeDir` and everything below it: sync the parent of each.
-        const streamDir = dirname(st.dir);
-        syncs.push(fsyncDir(streamDir));
-        if (madeDir === streamDir) syncs.push(fsyncDir(this.#logDir));
+      try {
+        const syncs = [fsyncDir(st.dir)];
+        if (madeDir !== undefined) {
+          // mkdir made `madeDir` and everything below it: sync the parent of each.
+          const streamDir = dirname(st.dir);
+          syncs.push(fsyncDir(streamDir));
+          if (madeDir === streamDir) syncs.push(fsyncDir(this.#logDir));
+        }
+        await Promise.all(syncs);
+      } catch (e) {
+        lease.release();
+        throw e;
       }
-      await Promise.all(syncs);
     }
-    return { st, seg, created, at: created ? SEGMENT_HEADER_BYTES : at, chunks, fileAt: at, bufs };
+    return { st, seg, created, at: created ? SEGMENT_HEADER_BYTES : at, chunks, fileAt: at, bufs, lease };
   }
 
   #publish(w: Written): void {
