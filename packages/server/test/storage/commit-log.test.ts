@@ -11,21 +11,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { journalHead, readJournal, roundsAfter, type LoggedRound } from '../../src/storage/local/commit-log.js';
 import { openSegmentLog, COMMIT_SLOT_STRIDE } from '../../src/storage/local/log-store.js';
-import type { AppendEntry, ShardRef, StoredRecord } from '../../src/storage/types.js';
-
-const S0: ShardRef = { streamId: 1, shardIndex: 0 };
-const S1: ShardRef = { streamId: 1, shardIndex: 1 };
-const T0: ShardRef = { streamId: 2, shardIndex: 0 };
-const all = { maxRecords: 1_000_000, maxBytes: Infinity };
-
-function rec(p: number, size: number): StoredRecord {
-  return { position: BigInt(p), arrivalMs: 1_700_000_000_000 + p, partitionKey: `pk-${p}`, data: Buffer.alloc(size, p & 0xff), keyId: 0 };
-}
-function entries(shard: ShardRef, from: number, count: number, size = 40): AppendEntry[] {
-  return Array.from({ length: count }, (_, i) => ({ shard, record: rec(from + i, size) }));
-}
-const positions = (rs: readonly StoredRecord[]): number[] => rs.map((r) => Number(r.position));
-const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+import type { AppendEntry, ShardRef } from '../../src/storage/types.js';
+import { S0, S1, T0, all, entries, positions, range } from './log-records.js';
 
 function withDirs(fn: (root: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-journal-'));

@@ -215,8 +215,9 @@ function readTrim(dir: string): bigint | undefined {
   return b.readBigUInt64LE(4);
 }
 
-function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** fsync of a file or a directory, by path. */
+function fsyncPathSync(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -301,7 +302,7 @@ export interface SegmentLogOptions {
 /** Opens (creating if needed) the log under `logDir`, recovering from a crash if there was one. */
 export async function openSegmentLog(logDir: string, options: SegmentLogOptions = {}): Promise<SegmentLogStore> {
   const createdLog = mkdirSync(logDir, { recursive: true });
-  if (createdLog !== undefined) fsyncDirSync(dirname(logDir));
+  if (createdLog !== undefined) fsyncPathSync(dirname(logDir));
   const trash = join(logDir, TRASH_DIR);
   rmSync(trash, { recursive: true, force: true });
   mkdirSync(trash);
@@ -334,7 +335,7 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
     }
     committed = 0;
   }
-  fsyncDirSync(logDir);
+  fsyncPathSync(logDir);
   const shards = new Map<string, ShardState>();
   const tails = new Map<ShardState, TailPart>();
   for (const { ref, dir } of shardDirs) {
@@ -353,7 +354,7 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
       committed = top;
       // Kept, but it may be in the page cache only (a round whose journal record was not written):
       // make it durable before the commit file says so.
-      for (const [, t] of parts) syncFile(t.path);
+      for (const [, t] of parts) fsyncPathSync(t.path);
     } else {
       for (const [st, t] of parts) {
         const fd = openSync(t.path, 'r+');
@@ -385,7 +386,7 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
     if (!existsSync(path)) madeJournal = true;
     journals.push(await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o644));
   }
-  if (madeJournal) fsyncDirSync(logDir);
+  if (madeJournal) fsyncPathSync(logDir);
   return new SegmentLogStore(logDir, commit, committed, nextSlot, journals, shards, {
     segmentBytes: options.segmentBytes ?? SEGMENT_ROLL_BYTES,
     journalBytes: options.journalBytes ?? JOURNAL_ROTATE_BYTES,
@@ -402,14 +403,6 @@ function readSlots(commitPath: string): { checkpoint: number; next: number } {
   return { checkpoint: c, next: 0 };
 }
 
-function syncFile(path: string): void {
-  const fd = openSync(path, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The last round part of a shard's last segment, as recovery found it. */
 interface TailPart {
@@ -462,7 +455,7 @@ function recoverShard(st: ShardState, committed: number): TailPart | undefined {
       st.lowWater = floor;
     }
   }
-  if (dirty) fsyncDirSync(st.dir);
+  if (dirty) fsyncPathSync(st.dir);
   return tail;
 }
 
