@@ -9,7 +9,7 @@ import { cpSync, ftruncateSync, mkdtempSync, openSync, closeSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { journalHead, readJournal, roundsAfter, type LoggedRound } from '../../src/storage/local/commit-log.js';
+import { journalHead, readJournal, readJournals, roundsAfter, type LoggedRound } from '../../src/storage/local/commit-log.js';
 import { openSegmentLog, COMMIT_SLOT_STRIDE } from '../../src/storage/local/log-store.js';
 import type { AppendEntry, ShardRef } from '../../src/storage/types.js';
 import { S0, S1, T0, all, entries, positions, range } from './log-records.js';
@@ -69,7 +69,7 @@ function loseAfter(logDir: string, upTo: number): number {
 }
 
 describe('commit log', () => {
-  it('reads back whole records in round order and stops at a torn, damaged or stale one', () => {
+  it('reads back whole records in round order, stops at a torn, damaged or stale one, and passes over checkpointed ones', () => {
     const r5 = record(5, [part(1), part(2)]);
     const r6 = record(6, [part(3)]);
     const r7 = record(7, [part(4), part(5), part(6)]);
@@ -90,6 +90,19 @@ describe('commit log', () => {
     }
     assert.deepEqual(readJournal(Buffer.alloc(0)), []);
     assert.deepEqual(readJournal(Buffer.alloc(4096)), []);
+    // Rounds a checkpoint covers are passed over (their payload not even read), and the file is
+    // read the same way through its descriptor.
+    assert.deepEqual(rounds(readJournal(Buffer.concat([r5, r6, r7]), 5)), [6, 7]);
+    const dir = mkdtempSync(join(tmpdir(), 'eddy-journal-'));
+    try {
+      writeFileSync(join(dir, 'journal-0'), Buffer.concat([r5, r6, r7, record(3, [part(7)])]));
+      writeFileSync(join(dir, 'journal-1'), Buffer.concat([record(8, [part(8)]), r7.subarray(0, 50)]));
+      const got = readJournals(dir, 6);
+      assert.deepEqual(got.map(rounds), [[7], [8]]);
+      assert.deepEqual(got[0]![0]!.parts, [part(4), part(5), part(6)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('takes the rounds after a checkpoint from the two journals, and refuses a gap', () => {

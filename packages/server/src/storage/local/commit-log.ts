@@ -14,7 +14,7 @@
  * a record is writing its parts back where they were. The payload's CRC is what tells a whole record
  * from one a crash tore or one left from an older pass over the file: neither is replayed.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync, constants } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, writeSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { crcOf } from './frames.js';
@@ -76,50 +76,61 @@ export interface LoggedRound {
 }
 
 /**
- * The whole records at the start of one journal file, in order: each round the one after the one
- * before. Reading stops at the first record that is torn, fails a CRC, or does not follow (what is
- * left of an older pass over the file).
+ * The whole records at the start of one journal file (its bytes, or an open descriptor and its
+ * size), in order, each round the one after the one before; only those of rounds after `after`
+ * are returned, and only theirs are read beyond the header (a journal is mostly rounds a
+ * checkpoint already covers: open skips them). Reading stops at the first record that is torn,
+ * fails a CRC, or does not follow (what is left of an older pass over the file).
  */
-export function readJournal(buf: Buffer): LoggedRound[] {
+export function readJournal(file: Buffer | { fd: number; size: number }, after = -1): LoggedRound[] {
+  const size = Buffer.isBuffer(file) ? file.length : file.size;
+  const read = Buffer.isBuffer(file)
+    ? (at: number, length: number): Buffer => file.subarray(at, at + length)
+    : (at: number, length: number): Buffer => {
+        const b = Buffer.allocUnsafe(length);
+        let done = 0;
+        while (done < length) {
+          const n = readSync(file.fd, b, done, length - done, at + done);
+          if (n <= 0) throw new Error('commit log: short read');
+          done += n;
+        }
+        return b;
+      };
   const out: LoggedRound[] = [];
+  let previous: number | undefined;
   let at = 0;
-  while (at + HEAD_FIXED_BYTES <= buf.length) {
-    if (buf.readUInt32LE(at) !== JOURNAL_MAGIC) break;
-    const headBytes = buf.readUInt32LE(at + 8);
-    if (headBytes < HEAD_FIXED_BYTES || headBytes > buf.length - at) break;
-    if (crcOf(buf, at + 8, at + headBytes) !== buf.readUInt32LE(at + 4)) break;
-    const round = buf.readUInt32LE(at + 16) + buf.readUInt32LE(at + 20) * 2 ** 32;
-    const count = buf.readUInt32LE(at + 24);
-    const payloadBytes = buf.readUInt32LE(at + 28);
-    const payload = at + headBytes;
-    if (payloadBytes > buf.length - payload) break;
-    if (out.length > 0 && round !== out[out.length - 1]!.round + 1) break;
-    if (crc32(buf.subarray(payload, payload + payloadBytes)) !== buf.readUInt32LE(at + 12)) break;
-    const parts: { path: string; at: number; data: Buffer }[] = [];
-    let d = at + HEAD_FIXED_BYTES;
-    let p = payload;
-    let sound = true;
-    for (let i = 0; i < count; i++) {
-      if (d + PART_FIXED_BYTES > payload) {
-        sound = false;
-        break;
-      }
-      const fileAt = buf.readUIntLE(d, 6);
-      const length = buf.readUInt32LE(d + 6);
-      const pathBytes = buf.readUInt16LE(d + 10);
-      const path = buf.toString('utf8', d + PART_FIXED_BYTES, d + PART_FIXED_BYTES + pathBytes);
+  while (at + HEAD_FIXED_BYTES <= size) {
+    const fixed = read(at, HEAD_FIXED_BYTES);
+    if (fixed.readUInt32LE(0) !== JOURNAL_MAGIC) break;
+    const headBytes = fixed.readUInt32LE(8);
+    if (headBytes < HEAD_FIXED_BYTES || headBytes > size - at) break;
+    const head = headBytes === HEAD_FIXED_BYTES ? fixed : read(at, headBytes);
+    if (crcOf(head, 8, headBytes) !== head.readUInt32LE(4)) break;
+    const round = head.readUInt32LE(16) + head.readUInt32LE(20) * 2 ** 32;
+    const count = head.readUInt32LE(24);
+    const payloadBytes = head.readUInt32LE(28);
+    if (payloadBytes > size - at - headBytes) break;
+    if (previous !== undefined && round !== previous + 1) break;
+    const parts: { path: string; at: number; offset: number; length: number }[] = [];
+    let d = HEAD_FIXED_BYTES;
+    let p = 0;
+    for (let i = 0; i < count && d + PART_FIXED_BYTES <= headBytes; i++) {
+      const length = head.readUInt32LE(d + 6);
+      const pathBytes = head.readUInt16LE(d + 10);
+      const path = head.toString('utf8', d + PART_FIXED_BYTES, Math.min(headBytes, d + PART_FIXED_BYTES + pathBytes));
+      parts.push({ path, at: head.readUIntLE(d, 6), offset: p, length });
       d += PART_FIXED_BYTES + pathBytes;
-      if (d > payload || !PART_PATH.test(path) || p + length > payload + payloadBytes) {
-        sound = false;
-        break;
-      }
-      parts.push({ path, at: fileAt, data: buf.subarray(p, p + length) });
       p += length;
     }
     // A header that passed its CRC but does not add up was not written by us: stop there too.
-    if (!sound || d !== payload || p !== payload + payloadBytes) break;
-    out.push({ round, parts });
-    at = payload + payloadBytes;
+    if (parts.length !== count || d !== headBytes || p !== payloadBytes || !parts.every((x) => PART_PATH.test(x.path))) break;
+    if (round > after) {
+      const payload = read(at + headBytes, payloadBytes);
+      if (crc32(payload) !== head.readUInt32LE(12)) break;
+      out.push({ round, parts: parts.map((x) => ({ path: x.path, at: x.at, data: payload.subarray(x.offset, x.offset + x.length) })) });
+    }
+    previous = round;
+    at += headBytes + payloadBytes;
   }
   return out;
 }
@@ -193,10 +204,16 @@ export function replayRounds(logDir: string, rounds: readonly LoggedRound[]): vo
   }
 }
 
-/** Reads both journals under `logDir` (missing ones are empty). */
-export function readJournals(logDir: string): LoggedRound[][] {
+/** The rounds after `after` in both journals under `logDir` (a missing journal holds none). */
+export function readJournals(logDir: string, after: number): LoggedRound[][] {
   return JOURNAL_FILES.map((f) => {
     const path = join(logDir, f);
-    return existsSync(path) ? readJournal(readFileSync(path)) : [];
+    if (!existsSync(path)) return [];
+    const fd = openSync(path, 'r');
+    try {
+      return readJournal({ fd, size: fstatSync(fd).size }, after);
+    } finally {
+      closeSync(fd);
+    }
   });
 }

@@ -310,7 +310,7 @@ export async function openSegmentLog(logDir: string, options: SegmentLogOptions 
   const slots = existsSync(commitPath) ? readSlots(commitPath) : undefined;
   // Every round after the last checkpoint is in the journals: write them back into the segments
   // first, so that the scan below finds them whole whatever the crash left of those files.
-  if (slots !== undefined) replayRounds(logDir, roundsAfter(readJournals(logDir), slots.checkpoint));
+  if (slots !== undefined) replayRounds(logDir, roundsAfter(readJournals(logDir, slots.checkpoint), slots.checkpoint));
   const shardDirs: { ref: ShardRef; dir: string }[] = [];
   for (const s of readdirSync(logDir)) {
     if (!/^\d+$/.test(s)) continue;
