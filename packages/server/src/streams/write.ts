@@ -164,11 +164,10 @@ export class WriteOutcome {
     const out = Buffer.allocUnsafe(room);
     let at = out.write(head, 0, 'latin1');
     const placement = this.placement;
-    // Each part's records come in rank order (append ranks them in request order): one run of
-    // sequence numbers per part, each number from the one before.
+    // Each part's records come in rank order (append ranks them in request order, the order
+    // walked here): one run of sequence numbers per part, each number from the one before.
     const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const runs: ((buf: DataView, at: number) => number)[] = [];
-    const nextRank: number[] = [];
     const shardIds: Words[] = [];
     for (let i = 0; i < this.count; i++) {
       if (i > 0) out[at++] = COMMA;
@@ -183,17 +182,10 @@ export class WriteOutcome {
         const part = placement!.parts[p]!;
         const shard = this.shards[i]!;
         run = runs[p] = this.svc.sequenceRun(shard, part.first, part.arrivalMs);
-        nextRank[p] = 0;
-        shardIds[p] = words(`","ShardId":"${shardIdOf(shard.index)}"}`);
+        shardIds[p] = words(`${SHARD_ID_KEY}${shardIdOf(shard.index)}"}`);
       }
       at = putWords(SEQUENCE_NUMBER_KEY, view, at);
-      if (placement!.rank[k] === nextRank[p]) {
-        nextRank[p] = placement!.rank[k]! + 1;
-        at = run(view, at);
-      } else {
-        const part = placement!.parts[p]!;
-        at += out.write(this.svc.sequenceNumberAt(this.shards[i]!, part.first, placement!.rank[k]!, part.arrivalMs), at, 'latin1');
-      }
+      at = run(view, at);
       at = putWords(shardIds[p]!, view, at);
     }
     at += out.write(tail, at, 'utf8');
@@ -224,8 +216,9 @@ function putWords(w: Words, view: DataView, at: number): number {
 }
 
 const SEQUENCE_NUMBER_KEY = words('{"SequenceNumber":"');
-/** Upper bound of a placed entry and its comma: `","ShardId":"` and `"}` around a shard id of at most 21 characters, a sequence number of at most 57 digits. */
-const PLACED_ENTRY_ROOM = SEQUENCE_NUMBER_KEY.length + 60 + 13 + 24 + 2 + 1;
+const SHARD_ID_KEY = '","ShardId":"';
+/** Upper bound of a placed entry and its comma: a sequence number has at most 57 digits, a shard id at most 21 characters. */
+const PLACED_ENTRY_ROOM = SEQUENCE_NUMBER_KEY.length + 60 + SHARD_ID_KEY.length + 24 + 2 + 1;
 
 function throttled(st: StreamState, shard: ShardMeta): WriteResult {
   return {

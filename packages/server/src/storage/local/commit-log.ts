@@ -194,13 +194,16 @@ export function replayRounds(logDir: string, rounds: readonly LoggedRound[]): vo
   } finally {
     for (const fd of files.values()) closeSync(fd);
   }
-  for (const d of dirs) {
-    const fd = openSync(d, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+  for (const d of dirs) fsyncPathSync(d);
+}
+
+/** fsync of a file or a directory, by path. */
+export function fsyncPathSync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

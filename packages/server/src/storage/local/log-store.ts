@@ -102,7 +102,7 @@ import { mkdir, open, rename, rm, unlink, writeFile, type FileHandle } from 'nod
 import { dirname, join, relative } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { AppendEntry, ColumnAppend, LogStore, ReadLimits, ShardRef, StoredRecord } from '../types.js';
-import { JOURNAL_FILES, journalHead, readJournals, replayRounds, roundsAfter, type JournalPart } from './commit-log.js';
+import { JOURNAL_FILES, fsyncPathSync, journalHead, readJournals, replayRounds, roundsAfter, type JournalPart } from './commit-log.js';
 import { CREATE, FileHandles, type Lease } from './file-handles.js';
 import {
   FRAME_HEAD_BYTES,
@@ -168,8 +168,6 @@ interface Written {
   readonly st: ShardState;
   readonly seg: Segment;
   readonly created: boolean;
-  /** File offset of the round frame. */
-  readonly at: number;
   readonly chunks: ShardChunk[];
   /** What is written, and where (the segment header too, in a segment it created): the journal's part. */
   readonly fileAt: number;
@@ -215,15 +213,6 @@ function readTrim(dir: string): bigint | undefined {
   return b.readBigUInt64LE(4);
 }
 
-/** fsync of a file or a directory, by path. */
-function fsyncPathSync(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function fsyncDir(dir: string): Promise<void> {
   const h = await open(dir, 'r');
@@ -868,7 +857,7 @@ export class SegmentLogStore implements LogStore {
         throw e;
       }
     }
-    return { st, seg, created, at: created ? SEGMENT_HEADER_BYTES : at, chunks, fileAt: at, bufs, lease };
+    return { st, seg, created, chunks, fileAt: at, bufs, lease };
   }
 
   #publish(w: Written): void {
@@ -883,7 +872,8 @@ export class SegmentLogStore implements LogStore {
       st.nextSeq = seg.seq + 1;
       st.startSegment();
     }
-    let at = w.at + ROUND_PART_FRAME_BYTES;
+    // The round-part frame follows the segment header in a segment the round created.
+    let at = (w.created ? SEGMENT_HEADER_BYTES : w.fileAt) + ROUND_PART_FRAME_BYTES;
     let cached = 0;
     for (const c of chunks) {
       const n = c.offsets.length;

@@ -93,7 +93,6 @@ export class ShardState {
     this.#forceEntry = true;
   }
 
-  /** Notes a durable record (in file order) for the index and last position. */
   /** Whether the next record noted gets an index entry (noteRecord), or may be skipped (skipRecord). */
   entryDue(): boolean {
     return this.#forceEntry || this.#sinceRecords >= INDEX_EVERY_RECORDS || this.#sinceBytes >= INDEX_EVERY_BYTES;
@@ -113,6 +112,7 @@ export class ShardState {
     this.lastArrival = arrivalMs;
   }
 
+  /** Notes a durable record (in file order) for the index and last position. */
   noteRecord(position: bigint, arrivalMs: number, seq: number, offset: number, frameBytes: number): void {
     if (this.entryDue()) {
       this.#addEntry(position, seq, offset, arrivalMs);
